@@ -1,0 +1,155 @@
+#include "preprocess.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace {
+
+// numpy.pad(mode="reflect") index mapping: mirror without repeating the edge,
+// periodically when the pad exceeds the size.
+inline int Reflect(int index, int length) {
+  if (index >= 0 && index < length) return index;  // inside: the usual case
+  if (length == 1) return 0;
+  const int period = 2 * length - 2;
+  int m = index % period;
+  if (m < 0) m += period;
+  return m >= length ? period - m : m;
+}
+
+// Output pixel i covers [i*L, (i+1)*L) and input pixel r covers
+// [r*S, (r+1)*S) on an axis scaled by S*L, so overlaps are integers and the
+// weights overlap/L of one output pixel sum to 1.
+struct Span {
+  int first;  // first padded input index
+  int last;   // last padded input index (inclusive)
+};
+
+Span OutputSpan(int i, int size, int length) {
+  const long begin = static_cast<long>(i) * length;
+  const long end = begin + length;
+  return {static_cast<int>(begin / size),
+          static_cast<int>((end - 1) / size)};
+}
+
+uint32_t Overlap(int r, int i, int size, int length) {
+  const long in_begin = static_cast<long>(r) * size;
+  const long in_end = in_begin + size;
+  const long out_begin = static_cast<long>(i) * length;
+  const long out_end = out_begin + length;
+  const long begin = in_begin > out_begin ? in_begin : out_begin;
+  const long end = in_end < out_end ? in_end : out_end;
+  return end > begin ? static_cast<uint32_t>(end - begin) : 0u;
+}
+
+uint8_t RoundHalfUpToU8(float value) {
+  const float rounded = std::floor(value + 0.5f);
+  if (rounded <= 0.0f) return 0;
+  if (rounded >= 255.0f) return 255;
+  return static_cast<uint8_t>(rounded);
+}
+
+}  // namespace
+
+void PadResize(const uint8_t* source, int width, int height, uint8_t* output,
+               int size) {
+  const int length = width > height ? width : height;
+  if (width == size && height == size) {  // step 3 is then the identity
+    std::memcpy(output, source, static_cast<size_t>(size) * size);
+    return;
+  }
+  // The short axis is padded by pad_total // 2 before the image.
+  const int before_x = (length - width) / 2;
+  const int before_y = (length - height) / 2;
+  const uint32_t denominator =
+      static_cast<uint32_t>(length) * static_cast<uint32_t>(length);
+  for (int i = 0; i < size; ++i) {
+    const Span rows = OutputSpan(i, size, length);
+    for (int j = 0; j < size; ++j) {
+      const Span cols = OutputSpan(j, size, length);
+      uint32_t numerator = 0;
+      for (int r = rows.first; r <= rows.last; ++r) {
+        const uint32_t row_weight = Overlap(r, i, size, length);
+        const uint8_t* row = source + static_cast<size_t>(
+                                          Reflect(r - before_y, height)) *
+                                          static_cast<size_t>(width);
+        uint32_t row_sum = 0;
+        for (int c = cols.first; c <= cols.last; ++c) {
+          row_sum += Overlap(c, j, size, length) * row[Reflect(c - before_x, width)];
+        }
+        numerator += row_weight * row_sum;
+      }
+      // Round half up: floor(numerator / denominator + 1/2).
+      const uint32_t quotient = numerator / denominator;
+      const uint32_t remainder = numerator % denominator;
+      const uint32_t value =
+          quotient + (2u * remainder >= denominator ? 1u : 0u);
+      output[static_cast<size_t>(i) * size + j] =
+          static_cast<uint8_t>(value > 255u ? 255u : value);
+    }
+  }
+}
+
+void GaussianBlur(const uint8_t* input, int size, int kernel, float sigma,
+                  uint8_t* output) {
+  const size_t count = static_cast<size_t>(size) * size;
+  if (kernel <= 1 || sigma <= 0.0f) {
+    std::memcpy(output, input, count);
+    return;
+  }
+  if (kernel > kMaxBlurKernel) kernel = kMaxBlurKernel;
+  const int radius = kernel / 2;
+  float weights[kMaxBlurKernel];
+  float sum = 0.0f;
+  for (int k = -radius; k <= radius; ++k) {
+    const float w = std::exp(-static_cast<float>(k * k) / (2.0f * sigma * sigma));
+    weights[k + radius] = w;
+    sum += w;
+  }
+  for (int k = 0; k < 2 * radius + 1; ++k) weights[k] /= sum;
+
+  // Blur along each row, then along each column, without rounding in
+  // between: the row pass is recomputed for the rows a pixel needs.
+  for (int y = 0; y < size; ++y) {
+    for (int x = 0; x < size; ++x) {
+      float value = 0.0f;
+      for (int dy = -radius; dy <= radius; ++dy) {
+        const uint8_t* row =
+            input + static_cast<size_t>(Reflect(y + dy, size)) * size;
+        float row_value = 0.0f;
+        for (int dx = -radius; dx <= radius; ++dx) {
+          row_value += weights[dx + radius] * row[Reflect(x + dx, size)];
+        }
+        value += weights[dy + radius] * row_value;
+      }
+      output[static_cast<size_t>(y) * size + x] = RoundHalfUpToU8(value);
+    }
+  }
+}
+
+void ToInt8(const uint8_t* input, size_t count, float scale, int zero_point,
+            int8_t* output) {
+  for (size_t i = 0; i < count; ++i) {
+    long q;
+    if (scale == 1.0f) {
+      q = static_cast<long>(input[i]) + zero_point;  // exact, the default
+    } else {
+      q = static_cast<long>(std::floor(input[i] / scale + 0.5f)) + zero_point;
+    }
+    if (q < -128) q = -128;
+    if (q > 127) q = 127;
+    output[i] = static_cast<int8_t>(q);
+  }
+}
+
+void PreprocessFrame(const uint8_t* source, int width, int height,
+                     const PreprocessConfig& config, uint8_t* work,
+                     int8_t* output) {
+  const size_t count = static_cast<size_t>(config.size) * config.size;
+  // The blurred uint8 frame is written over the int8 output, then converted
+  // in place (char types may alias).
+  auto* blurred = reinterpret_cast<uint8_t*>(output);
+  PadResize(source, width, height, work, config.size);
+  GaussianBlur(work, config.size, config.blur_kernel, config.blur_sigma,
+               blurred);
+  ToInt8(blurred, count, config.input_scale, config.input_zero_point, output);
+}

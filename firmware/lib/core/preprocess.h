@@ -1,0 +1,39 @@
+#pragma once
+// On-device preprocessing, steps 2-5 of the preprocessing spec v1 (the
+// reference is host/preprocess.py; results agree within 1 LSB):
+// 2. pad to square by reflection (numpy "reflect"), by index mapping;
+// 3. exact area-average resize to size x size, round half up;
+// 4. separable Gaussian blur (kernel 0 = off), reflect-101 border, round half up;
+// 5. int8 model input: clamp(round_half_up(pixel / scale) + zero_point).
+// No heap: the caller passes every buffer.
+#include <cstddef>
+#include <cstdint>
+
+struct PreprocessConfig {
+  int size = 96;
+  int blur_kernel = 3;  // odd, <= kMaxBlurKernel; 0 or 1 = off
+  float blur_sigma = 1.0f;
+  float input_scale = 1.0f;
+  int input_zero_point = -128;
+};
+
+constexpr int kMaxBlurKernel = 15;
+
+// Steps 2 and 3: a width x height 8-bit frame (row-major) to size x size.
+// Exact integer arithmetic: every output pixel is a rational number with
+// denominator L*L (L = max(width, height)). Needs L <= 4096 (32-bit sums).
+void PadResize(const uint8_t* source, int width, int height, uint8_t* output,
+               int size);
+
+// Step 4: blurs a size x size frame into output (output != input).
+void GaussianBlur(const uint8_t* input, int size, int kernel, float sigma,
+                  uint8_t* output);
+
+// Step 5, in place allowed (output may alias input).
+void ToInt8(const uint8_t* input, size_t count, float scale, int zero_point,
+            int8_t* output);
+
+// Steps 2-5: work holds size*size bytes; output receives size*size int8.
+void PreprocessFrame(const uint8_t* source, int width, int height,
+                     const PreprocessConfig& config, uint8_t* work,
+                     int8_t* output);

@@ -1,0 +1,71 @@
+/* CONV_2D int8, per-channel quantised (portable). Same integer arithmetic as
+ * TFLM's reference ConvPerChannel: acc = sum(filter * (input - input_zp)),
+ * padding taps skipped, + bias, requantised per output channel, + output zp,
+ * clamped to the fused activation range. */
+#include "tx_fixed_point.h"
+#include "tx_kernels.h"
+
+static inline int8_t tx_conv_requantize(const tx_conv_params* p, int32_t acc, int32_t channel) {
+  acc = tx_multiply_by_quantized_multiplier(acc, p->multiplier[channel], (int)p->shift[channel]);
+  acc += p->output_offset;
+  return (int8_t)tx_clamp(acc, p->act_min, p->act_max);
+}
+
+/* 1x1, stride 1, no padding, input offset folded into the bias: a plain
+ * matrix product per pixel. */
+static void tx_conv2d_pointwise(const tx_conv_params* p, const int8_t* input, int8_t* output) {
+  const int32_t pixels = p->in_h * p->in_w;
+  const int32_t in_c = p->in_c;
+  for (int32_t pixel = 0; pixel < pixels; ++pixel) {
+    const int8_t* in = input + pixel * in_c;
+    const int8_t* weights = p->filter;
+    for (int32_t oc = 0; oc < p->out_c; ++oc) {
+      int32_t acc = p->bias[oc];
+      for (int32_t ic = 0; ic < in_c; ++ic) {
+        acc += (int32_t)weights[ic] * (int32_t)in[ic];
+      }
+      weights += in_c;
+      *output++ = tx_conv_requantize(p, acc, oc);
+    }
+  }
+}
+
+void tx_conv2d_s8_portable(const tx_conv_params* p, const int8_t* input, int8_t* output) {
+  if (p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
+      p->bias_has_input_offset && p->bias != NULL) {
+    tx_conv2d_pointwise(p, input, output);
+    return;
+  }
+  const int32_t offset = p->bias_has_input_offset ? 0 : p->input_offset;
+  const int32_t in_c = p->in_c;
+  for (int32_t oy = 0; oy < p->out_h; ++oy) {
+    const int32_t iy0 = oy * p->stride_h - p->pad_top;
+    for (int32_t ox = 0; ox < p->out_w; ++ox) {
+      const int32_t ix0 = ox * p->stride_w - p->pad_left;
+      for (int32_t oc = 0; oc < p->out_c; ++oc) {
+        int32_t acc = 0;
+        for (int32_t ky = 0; ky < p->k_h; ++ky) {
+          const int32_t iy = iy0 + ky;
+          if (iy < 0 || iy >= p->in_h) {
+            continue;
+          }
+          for (int32_t kx = 0; kx < p->k_w; ++kx) {
+            const int32_t ix = ix0 + kx;
+            if (ix < 0 || ix >= p->in_w) {
+              continue;
+            }
+            const int8_t* in = input + (iy * p->in_w + ix) * in_c;
+            const int8_t* weights = p->filter + ((oc * p->k_h + ky) * p->k_w + kx) * in_c;
+            for (int32_t ic = 0; ic < in_c; ++ic) {
+              acc += (int32_t)weights[ic] * ((int32_t)in[ic] + offset);
+            }
+          }
+        }
+        if (p->bias != NULL) {
+          acc += p->bias[oc];
+        }
+        *output++ = tx_conv_requantize(p, acc, oc);
+      }
+    }
+  }
+}

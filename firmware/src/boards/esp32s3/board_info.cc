@@ -1,0 +1,12 @@
+// board_info.h for the Seeed XIAO ESP32S3 Sense. The application image size
+// comes from the Arduino-ESP32 core; static RAM is printed by
+// `pio run -e esp32s3` at build time and reported as unknown (0) here.
+#include "board_info.h"
+
+#include <Esp.h>
+
+const char* BoardName() { return "esp32s3"; }
+
+uint32_t FirmwareFlashBytes() { return ESP.getSketchSize(); }
+
+uint32_t FirmwareRamBytes() { return 0; }

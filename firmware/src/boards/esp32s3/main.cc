@@ -1,0 +1,9 @@
+// Entry point of the esp32s3 board: the Arduino core calls setup() once and
+// loop() forever; both hand over to the portable app.
+#include <Arduino.h>
+
+#include "app.h"
+
+void setup() { AppSetup(); }
+
+void loop() { AppLoop(); }

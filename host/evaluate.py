@@ -1,0 +1,520 @@
+"""Evaluate a model (int8 .tflite on the TFLM oracle, or float .keras) on any dataset root(s).
+
+    python -m tinyxray.evaluate --model models/default/model_int8.tflite \\
+        --data ../shared/datasets/covid19-image-dataset --split-file runs/x/split.csv --out report/
+
+Images go through the one preprocessing implementation (tinyxray.preprocess via the frame
+cache). Evaluation sets: with --split-file, the run's leak-free test split (images not
+listed there are "external"); always, each source's original test split when it has one
+(the seed set's 66 images, for comparison with the study); without a split file, all images.
+Writes report.json, report.md and PNG figures; prints a one-screen summary.
+Research tool, not a diagnostic device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tinyxray import data, metrics, model_card, preprocess
+
+DISCLAIMER = model_card.DISCLAIMER
+DEFAULT_THRESHOLD = 0.6
+
+
+class Predictor:
+    """Probabilities and penultimate features for uint8 frames (N,S,S)."""
+
+    kind = "?"
+
+    def predict(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+
+class Int8Predictor(Predictor):
+    """The int8 model on the TFLM oracle; features from ai-edge-litert (reference kernels)."""
+
+    kind = "int8"
+
+    def __init__(self, path: Path) -> None:
+        from tinyxray import tflm_oracle
+
+        self.path = Path(path)
+        self.oracle = tflm_oracle.Int8Model(self.path)
+
+    def predict(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        probs = (
+            np.stack([self.oracle.probabilities(self.oracle.invoke_u8(frame)) for frame in frames])
+            if len(frames)
+            else np.zeros((0, self.oracle.output_shape[-1]))
+        )
+        return probs, self._features(frames)
+
+    def _features(self, frames: np.ndarray) -> np.ndarray:
+        """Dequantised input of the last FULLY_CONNECTED op (penultimate features)."""
+        from ai_edge_litert import interpreter as litert
+        from tensorflow.lite.python import schema_py_generated as schema
+
+        flatbuffer = self.oracle.flatbuffer
+        graph_model = schema.ModelT.InitFromObj(
+            schema.Model.GetRootAsModel(bytearray(flatbuffer), 0)
+        )
+        graph = graph_model.subgraphs[0]
+        feature_tensor = None
+        for op in graph.operators:
+            code = graph_model.operatorCodes[op.opcodeIndex]
+            if max(code.builtinCode, code.deprecatedBuiltinCode) == (
+                schema.BuiltinOperator.FULLY_CONNECTED
+            ):
+                feature_tensor = int(op.inputs[0])
+        if feature_tensor is None or len(frames) == 0:
+            return np.zeros((len(frames), 0))
+        interpreter = litert.Interpreter(
+            model_content=flatbuffer,
+            experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF,
+            experimental_preserve_all_tensors=True,
+            num_threads=1,
+        )
+        interpreter.allocate_tensors()
+        detail = interpreter.get_input_details()[0]
+        scale, zero = next(
+
+                d["quantization"]
+                for d in interpreter.get_tensor_details()
+                if d["index"] == feature_tensor
+
+        )
+        features = []
+        for frame in frames:
+            quantised = preprocess.to_int8(
+                frame, self.oracle.input_scale, self.oracle.input_zero_point
+            )
+            interpreter.set_tensor(detail["index"], quantised.reshape(detail["shape"]))
+            interpreter.invoke()
+            raw = interpreter.get_tensor(feature_tensor).reshape(-1).astype(np.float64)
+            features.append((raw - zero) * scale)
+        return np.stack(features)
+
+
+class FloatPredictor(Predictor):
+    """The float Keras model (features from the layer named `features`)."""
+
+    kind = "float"
+
+    def __init__(self, path: Path, temperature: float = 1.0) -> None:
+        import keras
+        from tinyxray import model
+
+        self.path = Path(path)
+        self.temperature = temperature
+        self.model = keras.models.load_model(self.path, compile=False)
+        self.extractor = model.feature_model(self.model)
+
+    def predict(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        features, logits = self.extractor.predict(
+            frames[..., None].astype(np.float32), batch_size=64, verbose=0
+        )
+        logits = np.asarray(logits, np.float64) / self.temperature
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        return probs / probs.sum(axis=1, keepdims=True), np.asarray(features, np.float64)
+
+
+def load_predictor(path: Path, temperature: float = 1.0) -> Predictor:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such model: {path}")
+    if path.suffix == ".tflite":
+        return Int8Predictor(path)
+    if path.suffix == ".keras":
+        return FloatPredictor(path, temperature)
+    raise ValueError(f"unsupported model file {path} (expected .tflite or .keras)")
+
+
+def evaluation_sets(
+    records: list[data.ImageRecord], split_file: Path | None
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Named index arrays into records, plus notes (e.g. contamination of the original test)."""
+    notes: dict[str, Any] = {}
+    sets: dict[str, np.ndarray] = {}
+    paths = [str(record.path) for record in records]
+    split_of: dict[str, str] = {}
+    if split_file is not None:
+        from tinyxray import train
+
+        split_of = train.read_split_csv(split_file)
+        sets["leak_free_test"] = np.array(
+            [i for i, path in enumerate(paths) if split_of.get(path) == "test"], dtype=np.int64
+        )
+        external = [i for i, path in enumerate(paths) if path not in split_of]
+        if external:
+            sets["external"] = np.array(external, dtype=np.int64)
+    else:
+        sets["all"] = np.arange(len(records))
+    for source in sorted({record.source for record in records}):
+        original = [
+            i
+            for i, record in enumerate(records)
+            if record.source == source and record.original_split == "test"
+        ]
+        if original:
+            name = f"original_test:{source}"
+            sets[name] = np.array(original, dtype=np.int64)
+            if split_of:
+                in_train = sum(split_of.get(paths[i]) in ("train", "validation") for i in original)
+                notes[name] = {
+                    "images": len(original),
+                    "seen_in_training_or_validation": int(in_train),
+                }
+    return {name: index for name, index in sets.items() if len(index)}, notes
+
+
+def evaluate(
+    predictors: list[Predictor],
+    roots: list[str],
+    split_file: Path | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    labels: tuple[str, ...] = data.LABELS,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Compute the report dict (without writing files)."""
+    from tinyxray import frame_cache
+
+    scan_result = data.scan_datasets(roots)
+    frame_set = frame_cache.load_frames(scan_result.records, progress=progress)
+    records = frame_set.records
+    targets = np.array([labels.index(record.label) for record in records], dtype=np.int64)
+    sources = [record.source for record in records]
+    sets, notes = evaluation_sets(records, split_file)
+    report: dict[str, Any] = {
+        "disclaimer": DISCLAIMER,
+        "data": [str(Path(root).resolve()) for root in roots],
+        "split_file": str(split_file) if split_file else None,
+        "images": len(records),
+        "skipped": [
+            [str(path), reason] for path, reason in [*scan_result.skipped, *frame_set.skipped]
+        ],
+        "threshold": threshold,
+        "set_notes": notes,
+        "models": {},
+    }
+    cache: dict[str, dict[str, Any]] = {}
+    for predictor in predictors:
+        needed = np.unique(np.concatenate(list(sets.values()))) if sets else np.zeros(0, int)
+        probs_needed, features_needed = predictor.predict(frame_set.frames[needed])
+        position = {int(index): row for row, index in enumerate(needed)}
+        model_report: dict[str, Any] = {"path": str(predictor.path), "sets": {}}
+        per_set: dict[str, Any] = {}
+        for name, index in sets.items():
+            rows = np.array([position[int(i)] for i in index])
+            probs = probs_needed[rows]
+            model_report["sets"][name] = metrics.classification_report(
+                targets[index], probs, list(labels), threshold, [sources[i] for i in index]
+            )
+            per_set[name] = {
+                "probs": probs,
+                "features": features_needed[rows],
+                "targets": targets[index],
+            }
+        report["models"][predictor.kind] = model_report
+        cache[predictor.kind] = per_set
+    if "float" in cache and "int8" in cache:
+        report["float_int8_agreement"] = {
+            name: metrics.agreement(
+                cache["float"][name]["probs"].argmax(1), cache["int8"][name]["probs"].argmax(1)
+            )
+            for name in sets
+        }
+    report["_arrays"] = cache
+    return report
+
+
+def write_report(
+    report: dict[str, Any], out: Path, card: model_card.ModelCard | None
+) -> list[Path]:
+    """report.json, report.md and PNG figures into out/."""
+    out.mkdir(parents=True, exist_ok=True)
+    arrays = report.pop("_arrays", {})
+    if card is not None:
+        report["model_card"] = {
+            "name": card.name,
+            "sha256": card.sha256,
+            "temperature": card.temperature,
+            "tflm_arena_bytes": card.tflm_arena_bytes,
+        }
+    written = [_plots(arrays, report, out)] if arrays else []
+    written = [path for group in written for path in group]
+    json_path = out / "report.json"
+    json_path.write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
+    md_path = out / "report.md"
+    md_path.write_text(markdown(report, [path.name for path in written]))
+    return [json_path, md_path, *written]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def primary_set(report: dict[str, Any]) -> str | None:
+    for model_report in report["models"].values():
+        names = list(model_report["sets"])
+        for preferred in ("leak_free_test", "all"):
+            if preferred in names:
+                return preferred
+        return names[0] if names else None
+    return None
+
+
+def _plots(arrays: dict[str, Any], report: dict[str, Any], out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = report["models"][next(iter(report["models"]))]["sets"]
+    name = primary_set(report)
+    if name is None:
+        return []
+    del labels
+    written = []
+    kinds = list(arrays)
+    # Reliability diagrams.
+    figure, axes = plt.subplots(1, len(kinds), figsize=(4.5 * len(kinds), 4), squeeze=False)
+    for axis, kind in zip(axes[0], kinds, strict=True):
+        reliability = report["models"][kind]["sets"][name]["calibration"]["reliability"]
+        edges = np.array(reliability["edges"])
+        centres = (edges[:-1] + edges[1:]) / 2
+        counts = np.array(reliability["counts"])
+        accuracy = np.where(counts > 0, reliability["accuracy"], np.nan)
+        axis.bar(centres, accuracy, width=0.1, edgecolor="black", alpha=0.7, label="accuracy")
+        axis.plot([0, 1], [0, 1], "k--", label="perfect calibration")
+        ece = report["models"][kind]["sets"][name]["calibration"]["ece_10"]
+        axis.set_title(f"{kind} on {name}: ECE {ece:.3f}")
+        axis.set_xlabel("confidence")
+        axis.set_ylabel("accuracy")
+        axis.legend(loc="upper left")
+    figure.suptitle("Reliability (research tool, not a diagnostic device)", fontsize=9)
+    figure.tight_layout()
+    path = out / "reliability.png"
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    written.append(path)
+    # Confusion matrices with the uncertain column.
+    figure, axes = plt.subplots(1, len(kinds), figsize=(5 * len(kinds), 4), squeeze=False)
+    for axis, kind in zip(axes[0], kinds, strict=True):
+        confusion = report["models"][kind]["sets"][name]["confusion"]
+        matrix = np.array(confusion["matrix"])
+        axis.imshow(matrix, cmap="Blues")
+        for (row, column), value in np.ndenumerate(matrix):
+            axis.text(column, row, str(value), ha="center", va="center")
+        axis.set_xticks(range(matrix.shape[1]), confusion["columns_predicted"], rotation=30)
+        axis.set_yticks(range(matrix.shape[0]), confusion["rows_true"])
+        axis.set_xlabel("predicted")
+        axis.set_ylabel("true")
+        axis.set_title(f"{kind} on {name}")
+    figure.tight_layout()
+    path = out / "confusion.png"
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    written.append(path)
+    # Feature explorer: PCA of penultimate features, correct (o) vs wrong (x).
+    figure, axes = plt.subplots(1, len(kinds), figsize=(5 * len(kinds), 4.5), squeeze=False)
+    class_names = report["models"][kinds[0]]["sets"][name]["confusion"]["rows_true"]
+    for axis, kind in zip(axes[0], kinds, strict=True):
+        features = arrays[kind][name]["features"]
+        targets = arrays[kind][name]["targets"]
+        predicted = arrays[kind][name]["probs"].argmax(1)
+        if features.shape[1] >= 2 and len(features) >= 2:
+            centred = features - features.mean(axis=0)
+            _, _, components = np.linalg.svd(centred, full_matrices=False)
+            points = centred @ components[:2].T
+            for cls, class_name in enumerate(class_names):
+                for correct, marker in ((True, "o"), (False, "x")):
+                    mask = (targets == cls) & ((predicted == targets) == correct)
+                    axis.scatter(
+                        points[mask, 0],
+                        points[mask, 1],
+                        marker=marker,
+                        color=f"C{cls}",
+                        label=f"{class_name} {'correct' if correct else 'wrong'}",
+                        alpha=0.7,
+                    )
+        axis.set_title(f"{kind} penultimate features (PCA), {name}")
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    path = out / "features.png"
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    written.append(path)
+    return written
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def _acc_line(result: dict[str, Any]) -> str:
+    low, high = result["accuracy_ci95"]
+    return f"{_pct(result['accuracy'])} ({result['correct']}/{result['n']}, 95% CI {_pct(low)}–{_pct(high)})"
+
+
+def markdown(report: dict[str, Any], figures: list[str]) -> str:
+    lines = [
+        "# tinyxray evaluation report",
+        "",
+        f"> **{DISCLAIMER}**",
+        "",
+        f"Data: {', '.join(report['data'])}  ",
+        f"Split file: {report['split_file'] or '(none: every image evaluated)'}  ",
+        f"Images: {report['images']}, skipped: {len(report['skipped'])}  ",
+        f"Uncertain threshold: top probability < {report['threshold']}",
+        "",
+    ]
+    if "model_card" in report:
+        card = report["model_card"]
+        lines += [
+            f"Model: {card['name']} (sha256 {card['sha256'][:16]}…), temperature "
+            f"{card['temperature']:.3f} (in SOFTMAX beta), TFLM arena {card['tflm_arena_bytes']} B",
+            "",
+        ]
+    for note_name, note in report.get("set_notes", {}).items():
+        lines.append(
+            f"- {note_name}: {note['seen_in_training_or_validation']} of {note['images']} images"
+            " were in the training/validation split."
+        )
+    lines.append("")
+    for kind, model_report in report["models"].items():
+        lines += [f"## {kind} model ({model_report['path']})", ""]
+        lines += [
+            "| set | n | accuracy (95% Wilson CI) | macro-F1 | ECE | NLL | Brier | uncertain |"
+        ]
+        lines += ["|---|---|---|---|---|---|---|---|"]
+        for name, result in model_report["sets"].items():
+            calibration = result["calibration"]
+            lines.append(
+                f"| {name} | {result['n']} | {_acc_line(result)} | {result['macro_f1']:.3f} | "
+                f"{calibration['ece_10']:.3f} | {calibration['nll']:.3f} | "
+                f"{calibration['brier']:.3f} | {_pct(result['uncertain_fraction'])} |"
+            )
+        lines.append("")
+        for name, result in model_report["sets"].items():
+            lines += [f"### {kind} / {name}", "", "| class | precision | recall | F1 | support |"]
+            lines += ["|---|---|---|---|---|"]
+            for class_name, values in result["per_class"].items():
+                lines.append(
+                    f"| {class_name} | {values['precision']:.3f} | {values['recall']:.3f} | "
+                    f"{values['f1']:.3f} | {values['support']} |"
+                )
+            confusion = result["confusion"]
+            lines += ["", "Confusion (rows true, columns predicted):", ""]
+            lines.append(
+                "| true \\ predicted | " + " | ".join(confusion["columns_predicted"]) + " |"
+            )
+            lines.append("|---" * (len(confusion["columns_predicted"]) + 1) + "|")
+            for row_name, row in zip(confusion["rows_true"], confusion["matrix"], strict=True):
+                lines.append(f"| {row_name} | " + " | ".join(str(v) for v in row) + " |")
+            if len(result.get("per_source", {})) >= 1:
+                lines += ["", "Per source (shortcut audit):", ""]
+                lines += [
+                    "| source | n | accuracy (95% CI) | recall per class |",
+                    "|---|---|---|---|",
+                ]
+                for source, values in result["per_source"].items():
+                    recalls = ", ".join(
+                        f"{k} {_pct(v)}" for k, v in values["per_class_recall"].items()
+                    )
+                    lines.append(f"| {source} | {values['n']} | {_acc_line(values)} | {recalls} |")
+            lines.append("")
+    if "float_int8_agreement" in report:
+        lines += ["## Float vs int8 top-1 agreement", ""]
+        for name, value in report["float_int8_agreement"].items():
+            low, high = value["ci95"]
+            lines.append(
+                f"- {name}: {_pct(value['agreement'])} ({value['agree']}/{value['n']}, "
+                f"95% CI {_pct(low)}–{_pct(high)})"
+            )
+        lines.append("")
+    if figures:
+        lines += ["## Figures", ""] + [f"![{name}]({name})" for name in figures] + [""]
+    if report["skipped"]:
+        lines += ["## Skipped files", ""]
+        lines += [f"- {path}: {reason}" for path, reason in report["skipped"]] + [""]
+    lines += [f"_{DISCLAIMER}_", ""]
+    return "\n".join(lines)
+
+
+def terminal_summary(report: dict[str, Any]) -> str:
+    lines = [f"tinyxray evaluation — {DISCLAIMER.split('.')[0]}."]
+    for kind, model_report in report["models"].items():
+        for name, result in model_report["sets"].items():
+            lines.append(
+                f"  {kind:5s} {name:40s} acc {_acc_line(result)}  macro-F1 {result['macro_f1']:.3f}"
+                f"  ECE {result['calibration']['ece_10']:.3f}"
+            )
+            for source, values in result.get("per_source", {}).items():
+                if len(result["per_source"]) > 1:
+                    lines.append(f"        {source:38s} acc {_acc_line(values)}")
+    for name, value in report.get("float_int8_agreement", {}).items():
+        lines.append(f"  float/int8 agreement on {name}: {_pct(value['agreement'])}")
+    for note_name, note in report.get("set_notes", {}).items():
+        lines.append(
+            f"  note: {note['seen_in_training_or_validation']}/{note['images']} of {note_name}"
+            " were in training/validation"
+        )
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tinyxray.evaluate", description="Evaluate a tinyxray model on dataset(s)."
+    )
+    parser.add_argument("--model", required=True, help=".tflite (int8, TFLM oracle) or .keras")
+    parser.add_argument("--float-model", default=None, help="also evaluate this .keras model")
+    parser.add_argument("--card", default=None, help="model card (default: beside --model)")
+    parser.add_argument("--data", nargs="+", required=True, help="dataset root folder(s)")
+    parser.add_argument("--split-file", default=None, help="a run's split.csv (leak-free test)")
+    parser.add_argument("--threshold", type=float, default=None, help="uncertain threshold")
+    parser.add_argument("--out", default=None, help="folder for report.json/.md/.png")
+    parser.add_argument("--progress", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    model_path = Path(args.model)
+    card_path = Path(args.card) if args.card else model_path.parent / model_card.CARD_FILE
+    card = model_card.load(card_path) if card_path.exists() else None
+    threshold = args.threshold or (card.uncertain_threshold if card else DEFAULT_THRESHOLD)
+    temperature = card.temperature if card else 1.0
+    predictors = [load_predictor(model_path, temperature)]
+    if args.float_model:
+        predictors.insert(0, load_predictor(Path(args.float_model), temperature))
+    report = evaluate(
+        predictors,
+        args.data,
+        Path(args.split_file) if args.split_file else None,
+        threshold,
+        progress=args.progress,
+    )
+    summary = terminal_summary(report)
+    if args.out:
+        written = write_report(report, Path(args.out), card)
+        summary += f"\n  report: {written[1]}"
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

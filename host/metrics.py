@@ -1,0 +1,206 @@
+"""Classification and calibration metrics (pure numpy; hand-checked in tests/test_metrics.py).
+
+Conventions: `labels` are integer class indices, `probs` is an (N, C) array of class
+probabilities. A prediction is "uncertain" when its top probability is below the threshold;
+the confusion matrix then counts it in an extra last column instead of its predicted class.
+Accuracy and per-class figures use the top-1 prediction regardless of the threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+Z_95 = 1.959963984540054
+
+
+def wilson_interval(successes: int, total: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (95% by default)."""
+    if total <= 0:
+        return (0.0, 1.0)
+    if not 0 <= successes <= total:
+        raise ValueError(f"successes {successes} not in [0, {total}]")
+    p = successes / total
+    denominator = 1.0 + z * z / total
+    centre = (p + z * z / (2 * total)) / denominator
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _check(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    labels = np.asarray(labels, dtype=np.int64)
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 2 or labels.shape != (probs.shape[0],):
+        raise ValueError(f"labels {labels.shape} and probs {probs.shape} do not match")
+    if len(labels) and (labels.min() < 0 or labels.max() >= probs.shape[1]):
+        raise ValueError("labels out of range")
+    return labels, probs
+
+
+def confusion_with_uncertain(
+    labels: np.ndarray, probs: np.ndarray, threshold: float = 0.6
+) -> np.ndarray:
+    """(C, C+1) counts: rows true class, columns predicted class, last column uncertain."""
+    labels, probs = _check(labels, probs)
+    classes = probs.shape[1]
+    matrix = np.zeros((classes, classes + 1), dtype=np.int64)
+    predicted = probs.argmax(axis=1)
+    uncertain = probs.max(axis=1) < threshold
+    for true, pred, unsure in zip(labels, predicted, uncertain, strict=True):
+        matrix[true, classes if unsure else pred] += 1
+    return matrix
+
+
+def per_class_prf(labels: np.ndarray, predicted: np.ndarray, classes: int) -> dict[str, np.ndarray]:
+    """Precision, recall, F1 and support per class (0 where undefined)."""
+    labels = np.asarray(labels)
+    predicted = np.asarray(predicted)
+    precision = np.zeros(classes)
+    recall = np.zeros(classes)
+    f1 = np.zeros(classes)
+    support = np.zeros(classes, dtype=np.int64)
+    for cls in range(classes):
+        true_positive = int(np.sum((predicted == cls) & (labels == cls)))
+        predicted_positive = int(np.sum(predicted == cls))
+        actual = int(np.sum(labels == cls))
+        support[cls] = actual
+        precision[cls] = true_positive / predicted_positive if predicted_positive else 0.0
+        recall[cls] = true_positive / actual if actual else 0.0
+        total = precision[cls] + recall[cls]
+        f1[cls] = 2 * precision[cls] * recall[cls] / total if total else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "support": support}
+
+
+def reliability_bins(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> dict[str, Any]:
+    """Equal-width confidence bins (lo, hi]; the first bin also holds confidence 0."""
+    labels, probs = _check(labels, probs)
+    confidence = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == labels).astype(np.float64)
+    index = np.clip(np.ceil(confidence * bins).astype(np.int64) - 1, 0, bins - 1)
+    counts = np.bincount(index, minlength=bins)
+    accuracy = np.zeros(bins)
+    mean_confidence = np.zeros(bins)
+    for b in range(bins):
+        if counts[b]:
+            accuracy[b] = correct[index == b].mean()
+            mean_confidence[b] = confidence[index == b].mean()
+    return {
+        "edges": np.linspace(0.0, 1.0, bins + 1),
+        "counts": counts,
+        "accuracy": accuracy,
+        "confidence": mean_confidence,
+    }
+
+
+def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> float:
+    """ECE: sum over bins of (n_b / N) * |accuracy_b - confidence_b|."""
+    data = reliability_bins(labels, probs, bins)
+    total = data["counts"].sum()
+    if total == 0:
+        return 0.0
+    gaps = np.abs(data["accuracy"] - data["confidence"])
+    return float(np.sum(data["counts"] / total * gaps))
+
+
+def negative_log_likelihood(labels: np.ndarray, probs: np.ndarray, eps: float = 1e-12) -> float:
+    labels, probs = _check(labels, probs)
+    if len(labels) == 0:
+        return 0.0
+    return float(-np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], eps, 1.0))))
+
+
+def brier_score(labels: np.ndarray, probs: np.ndarray) -> float:
+    """Multi-class Brier: mean over samples of sum over classes of (p - onehot)^2."""
+    labels, probs = _check(labels, probs)
+    if len(labels) == 0:
+        return 0.0
+    onehot = np.eye(probs.shape[1])[labels]
+    return float(np.mean(np.sum((probs - onehot) ** 2, axis=1)))
+
+
+def classification_report(
+    labels: np.ndarray,
+    probs: np.ndarray,
+    class_names: list[str],
+    threshold: float = 0.6,
+    sources: list[str] | None = None,
+) -> dict[str, Any]:
+    """Everything the evaluation report shows for one (model, dataset) pair, JSON-ready."""
+    labels, probs = _check(labels, probs)
+    classes = len(class_names)
+    if probs.shape[1] != classes:
+        raise ValueError(f"{probs.shape[1]} probability columns for {classes} class names")
+    predicted = probs.argmax(axis=1)
+    correct = int(np.sum(predicted == labels))
+    total = len(labels)
+    low, high = wilson_interval(correct, total)
+    prf = per_class_prf(labels, predicted, classes)
+    present = prf["support"] > 0
+    report: dict[str, Any] = {
+        "n": total,
+        "correct": correct,
+        "accuracy": correct / total if total else 0.0,
+        "accuracy_ci95": [low, high],
+        "macro_f1": float(prf["f1"][present].mean()) if present.any() else 0.0,
+        "per_class": {
+            name: {
+                "precision": float(prf["precision"][i]),
+                "recall": float(prf["recall"][i]),
+                "f1": float(prf["f1"][i]),
+                "support": int(prf["support"][i]),
+            }
+            for i, name in enumerate(class_names)
+        },
+        "uncertain_threshold": threshold,
+        "confusion": {
+            "rows_true": list(class_names),
+            "columns_predicted": [*class_names, "uncertain"],
+            "matrix": confusion_with_uncertain(labels, probs, threshold).tolist(),
+        },
+        "uncertain_fraction": float(np.mean(probs.max(axis=1) < threshold)) if total else 0.0,
+        "calibration": {
+            "ece_10": expected_calibration_error(labels, probs, 10),
+            "nll": negative_log_likelihood(labels, probs),
+            "brier": brier_score(labels, probs),
+            "reliability": {
+                key: np.asarray(value).tolist()
+                for key, value in reliability_bins(labels, probs, 10).items()
+            },
+        },
+    }
+    if sources is not None:
+        per_source = {}
+        source_array = np.asarray(sources)
+        for source in sorted(set(sources)):
+            mask = source_array == source
+            hits = int(np.sum(predicted[mask] == labels[mask]))
+            count = int(mask.sum())
+            per_source[source] = {
+                "n": count,
+                "correct": hits,
+                "accuracy": hits / count,
+                "accuracy_ci95": list(wilson_interval(hits, count)),
+                "per_class_recall": {
+                    name: float(np.mean(predicted[mask & (labels == i)] == i))
+                    for i, name in enumerate(class_names)
+                    if np.any(mask & (labels == i))
+                },
+            }
+        report["per_source"] = per_source
+    return report
+
+
+def agreement(predicted_a: np.ndarray, predicted_b: np.ndarray) -> dict[str, Any]:
+    """Top-1 agreement between two models' predictions, with a Wilson interval."""
+    predicted_a = np.asarray(predicted_a)
+    predicted_b = np.asarray(predicted_b)
+    same = int(np.sum(predicted_a == predicted_b))
+    total = len(predicted_a)
+    return {
+        "n": total,
+        "agree": same,
+        "agreement": same / total if total else 0.0,
+        "ci95": list(wilson_interval(same, total)),
+    }

@@ -1,0 +1,408 @@
+"""The one image -> model-input implementation (preprocessing spec v1, docs/preprocessing.md).
+
+Steps: 1. decode to 8-bit grayscale (`load_grayscale`); 2. reflect-pad to square; 3. exact
+area-average resize to S x S; 4. separable Gaussian blur (reflect-101 border); 5. int8 model
+input (`to_int8`). Training, evaluation, sample export and the bench all call this module;
+firmware/lib/core/preprocess.cc ports steps 2-5 and is checked against `golden_vectors()`.
+
+Step 3 is computed in exact integer arithmetic (each output pixel is a rational number with
+denominator L*L, L = the padded side), so the result is the mathematically exact area average
+rounded half up: no floating-point tie can differ between Python and C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import hashlib
+import io
+import struct
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Version of the preprocessing spec implemented here; part of every frame-cache key.
+SPEC_VERSION = 1
+
+# Decompression-bomb limit: more decoded pixels than this are refused before decoding.
+# The largest image of the seed set is 4200x4095 (17.2 Mpx); 50 Mpx leaves room for
+# 7000x7000 radiographs while keeping one decoded 8-bit frame below 50 MB.
+MAX_PIXELS = 50_000_000
+# Images with a side below this cannot carry a radiograph at 96x96 resolution.
+MIN_SIDE = 32
+
+# PIL's own guard is set deliberately to the same limit (it warns above it and raises above
+# twice it); `load_grayscale` checks the header size first so the error names the reason.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+class ImageError(ValueError):
+    """A file cannot be used as an image; `reason` is a short human-readable cause."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+@dataclasses.dataclass(frozen=True)
+class PreprocessConfig:
+    """Preprocessing parameters (the model card's "preprocess" record)."""
+
+    size: int = 96
+    blur_kernel: int = 3
+    blur_sigma: float = 1.0
+    pad: str = "reflect"
+
+    def __post_init__(self) -> None:
+        if self.size < 1:
+            raise ValueError(f"size must be >= 1, got {self.size}")
+        if self.blur_kernel < 0 or (self.blur_kernel > 1 and self.blur_kernel % 2 == 0):
+            raise ValueError(f"blur_kernel must be 0, 1 or odd, got {self.blur_kernel}")
+        if self.blur_kernel > 1 and not self.blur_sigma > 0:
+            raise ValueError(f"blur_sigma must be > 0, got {self.blur_sigma}")
+        if self.pad != "reflect":
+            raise ValueError(f"only pad='reflect' is implemented, got {self.pad!r}")
+
+    def key(self) -> str:
+        """A short stable identifier of this configuration (for caches)."""
+        text = f"v{SPEC_VERSION}-{self.size}-{self.blur_kernel}-{self.blur_sigma!r}-{self.pad}"
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_dict(cls, record: dict) -> PreprocessConfig:
+        """Builds a config from a model card's "preprocess" record."""
+        fields = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{name: value for name, value in record.items() if name in fields})
+
+
+# Step 1: decode.
+
+
+def load_grayscale(path: str | Path) -> np.ndarray:
+    """Decodes an image file to a 2-D uint8 grayscale array (step 1), or raises ImageError."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ImageError(path, f"cannot read file: {error.strerror or error}") from error
+    return decode_grayscale(data, name=str(path))
+
+
+def decode_grayscale(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Decodes encoded image bytes to 2-D uint8 grayscale (step 1), or raises ImageError."""
+    if not data:
+        raise ImageError(name, "empty file")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError as error:
+            raise ImageError(name, "not an image (format not recognised)") from error
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+            raise ImageError(name, f"too large: decompression-bomb limit ({error})") from error
+        except (OSError, SyntaxError, ValueError) as error:
+            raise ImageError(name, f"corrupt header: {error}") from error
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            raise ImageError(
+                name, f"too large: {width}x{height} = {width * height} pixels > {MAX_PIXELS}"
+            )
+        if min(width, height) < MIN_SIDE:
+            raise ImageError(name, f"too small: {width}x{height}, minimum side {MIN_SIDE}")
+        try:
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            return _to_gray_u8(image, name)
+        except ImageError:
+            raise
+        except (OSError, SyntaxError, ValueError, IndexError, struct.error) as error:
+            raise ImageError(name, f"corrupt or truncated image data: {error}") from error
+
+
+def _to_gray_u8(image: Image.Image, name: str) -> np.ndarray:
+    """Converts a loaded PIL image of any supported mode to uint8 grayscale."""
+    mode = image.mode
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        mode = image.mode
+    if mode in ("L", "1", "RGB", "CMYK", "YCbCr"):
+        return np.asarray(image.convert("L"), dtype=np.uint8).copy()
+    if mode in ("LA", "La", "PA", "RGBA", "RGBa"):
+        # Alpha is composited on black: round_half_up(luma * alpha / 255), in integers.
+        rgba = image.convert("RGBA")
+        luma = np.asarray(rgba.convert("RGB").convert("L"), dtype=np.uint32)
+        alpha = np.asarray(rgba.getchannel("A"), dtype=np.uint32)
+        return ((2 * luma * alpha + 255) // 510).astype(np.uint8)
+    if mode.startswith("I;16") or mode == "I":
+        # 16-bit grayscale: the high byte (values clipped to the 16-bit range first).
+        wide = np.asarray(image, dtype=np.int64)
+        return (np.clip(wide, 0, 65535) >> 8).astype(np.uint8)
+    raise ImageError(name, f"unsupported image mode {mode!r}")
+
+
+# Steps 2-3: pad to square, exact area-average resize.
+
+
+def pad_to_square(gray: np.ndarray) -> np.ndarray:
+    """Step 2: reflect-pads the short axis (before = total // 2) to a square."""
+    _check_gray(gray)
+    height, width = gray.shape
+    total = abs(height - width)
+    before, after = total // 2, total - total // 2
+    # The short axis gets the padding: rows when the image is wide, columns when tall.
+    widths = ((before, after), (0, 0)) if height < width else ((0, 0), (before, after))
+    if total == 0:
+        return gray
+    return np.pad(gray, widths, mode="reflect")
+
+
+@functools.lru_cache(maxsize=64)
+def area_weights(length: int, size: int) -> np.ndarray:
+    """Integer area weights (size x length) of resizing `length` pixels to `size`.
+
+    Output i covers [i*L, (i+1)*L) and input r covers [r*S, (r+1)*S) on an axis scaled by
+    S*L, so weight[i, r] is their integer overlap; weight / L is the area weight and each
+    row of it sums to 1.
+    """
+    outputs = np.arange(size, dtype=np.int64)[:, None] * length
+    inputs = np.arange(length, dtype=np.int64)[None, :] * size
+    begin = np.maximum(outputs, inputs)
+    end = np.minimum(outputs + length, inputs + size)
+    weights = np.maximum(end - begin, 0)
+    weights.setflags(write=False)
+    return weights
+
+
+@functools.lru_cache(maxsize=64)
+def _float_weights(length: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    weights = area_weights(length, size)
+    return weights.astype(np.float32), weights.astype(np.float64)
+
+
+def resize_area(square: np.ndarray, size: int) -> np.ndarray:
+    """Step 3: exact area-average resize of a square uint8 image to size x size.
+
+    out = round_half_up((W @ img @ W.T) / L^2) with the integer weights of `area_weights`.
+    Every partial sum is an integer: below 2^24 in the float32 first pass (255 * L, so
+    L < 65536) and below 2^53 in the float64 second pass, so BLAS computes it exactly.
+    """
+    _check_gray(square)
+    length = square.shape[0]
+    if square.shape[1] != length:
+        raise ValueError(f"resize_area needs a square image, got {square.shape}")
+    if length >= 65536:
+        raise ValueError(f"side {length} too large for exact resizing")
+    if length == size:
+        return square.copy()
+    weights32, weights64 = _float_weights(length, size)
+    rows = weights32 @ square.astype(np.float32)  # (size, L), numerators over L
+    both = rows.astype(np.float64) @ weights64.T  # (size, size), numerators over L^2
+    numerators = both.astype(np.int64)
+    denominator = length * length
+    quotient, remainder = np.divmod(numerators, denominator)
+    rounded = quotient + (2 * remainder >= denominator)
+    return np.clip(rounded, 0, 255).astype(np.uint8)
+
+
+def pad_resize(gray: np.ndarray, size: int) -> np.ndarray:
+    """Steps 2-3 (what the committed sample frames hold)."""
+    return resize_area(pad_to_square(gray), size)
+
+
+# Step 4: Gaussian blur.
+
+
+def gaussian_kernel(kernel: int, sigma: float) -> np.ndarray:
+    """The normalised 1-D kernel exp(-x^2 / (2 sigma^2)), x = -r..r, in float64."""
+    radius = kernel // 2
+    offsets = np.arange(-radius, radius + 1, dtype=np.float64)
+    weights = np.exp(-(offsets**2) / (2.0 * sigma * sigma))
+    return weights / weights.sum()
+
+
+def gaussian_blur(frame: np.ndarray, kernel: int = 3, sigma: float = 1.0) -> np.ndarray:
+    """Step 4: separable blur, reflect-101 border, rows then columns, round half up."""
+    _check_gray(frame)
+    if kernel <= 1:
+        return frame.copy()
+    weights = gaussian_kernel(kernel, sigma)
+    radius = kernel // 2
+    padded = np.pad(frame.astype(np.float64), radius, mode="reflect")
+    height, width = frame.shape
+    rows = np.zeros((height + 2 * radius, width), dtype=np.float64)
+    for offset, weight in enumerate(weights):
+        rows += weight * padded[:, offset : offset + width]
+    both = np.zeros((height, width), dtype=np.float64)
+    for offset, weight in enumerate(weights):
+        both += weight * rows[offset : offset + height, :]
+    return np.clip(np.floor(both + 0.5), 0, 255).astype(np.uint8)
+
+
+# Step 5 and the full pipeline.
+
+
+def to_int8(frame_u8: np.ndarray, scale: float = 1.0, zero_point: int = -128) -> np.ndarray:
+    """Step 5: q = clamp(round_half_up(pixel / scale) + zero_point, -128, 127)."""
+    if frame_u8.dtype != np.uint8:
+        raise ValueError(f"to_int8 expects uint8, got {frame_u8.dtype}")
+    if scale == 1.0:
+        values = frame_u8.astype(np.int32) + int(zero_point)
+    else:
+        values = np.floor(frame_u8.astype(np.float64) / scale + 0.5).astype(np.int32)
+        values += int(zero_point)
+    return np.clip(values, -128, 127).astype(np.int8)
+
+
+def preprocess_array(gray_u8: np.ndarray, config: PreprocessConfig | None = None) -> np.ndarray:
+    """Steps 2-4 on a decoded grayscale array: a size x size uint8 frame."""
+    config = config or PreprocessConfig()
+    resized = pad_resize(gray_u8, config.size)
+    return gaussian_blur(resized, config.blur_kernel, config.blur_sigma)
+
+
+def preprocess_file(path: str | Path, config: PreprocessConfig | None = None) -> np.ndarray:
+    """Steps 1-4 on an image file (raises ImageError for unusable files)."""
+    return preprocess_array(load_grayscale(path), config)
+
+
+def _check_gray(array: np.ndarray) -> None:
+    if not isinstance(array, np.ndarray) or array.dtype != np.uint8 or array.ndim != 2:
+        raise ValueError("expected a 2-D uint8 grayscale array")
+    if array.size == 0:
+        raise ValueError("expected a non-empty image")
+
+
+# Golden vectors for the C port (firmware/test/test_preprocess).
+
+
+@dataclasses.dataclass(frozen=True)
+class GoldenVector:
+    """One deterministic input with the expected output of each of steps 2-5."""
+
+    name: str
+    source: np.ndarray  # height x width uint8
+    size: int
+    blur_kernel: int
+    blur_sigma: float
+    input_scale: float
+    input_zero_point: int
+    resized: np.ndarray  # steps 2-3
+    blurred: np.ndarray  # step 4
+    model_input: np.ndarray  # step 5 (int8)
+
+
+def _golden_source(height: int, width: int, seed: int) -> np.ndarray:
+    """Smooth gradients + noise + a hard-edged bright block: exercises every weight."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:height, 0:width]
+    base = 127.5 + 90 * np.sin(rows / 7.0) * np.cos(cols / 11.0)
+    noise = rng.normal(0.0, 25.0, size=(height, width))
+    image = np.clip(base + noise, 0, 255)
+    image[height // 3 : height // 2, width // 4 : width // 2] = 255
+    image[0, :] = 0
+    return np.floor(image).astype(np.uint8)
+
+
+def golden_vectors() -> list[GoldenVector]:
+    """Deterministic inputs of odd shapes with their expected outputs."""
+    cases = [
+        # name, height, width, size, kernel, sigma, scale, zero point
+        ("wide_37x23_to_96", 23, 37, 96, 3, 1.0, 1.0, -128),
+        ("square_96_identity", 96, 96, 96, 3, 1.0, 1.0, -128),
+        ("wide_200x120_to_96", 120, 200, 96, 3, 1.0, 1.0, -128),
+        ("tall_61x150_to_32_k5", 150, 61, 32, 5, 1.5, 1.0, -128),
+        ("square_50_to_40_noblur_scaled", 50, 50, 40, 0, 1.0, 2.0, -7),
+    ]
+    vectors = []
+    for seed, (name, height, width, size, kernel, sigma, scale, zero_point) in enumerate(cases):
+        source = _golden_source(height, width, seed)
+        resized = pad_resize(source, size)
+        blurred = gaussian_blur(resized, kernel, sigma)
+        vectors.append(
+            GoldenVector(
+                name=name,
+                source=source,
+                size=size,
+                blur_kernel=kernel,
+                blur_sigma=sigma,
+                input_scale=scale,
+                input_zero_point=zero_point,
+                resized=resized,
+                blurred=blurred,
+                model_input=to_int8(blurred, scale, zero_point),
+            )
+        )
+    return vectors
+
+
+def _c_array(ctype: str, name: str, values: np.ndarray) -> str:
+    flat = [str(int(value)) for value in values.reshape(-1)]
+    lines = [", ".join(flat[start : start + 24]) for start in range(0, len(flat), 24)]
+    body = ",\n  ".join(lines)
+    return f"static const {ctype} {name}[{len(flat)}] = {{\n  {body}\n}};\n"
+
+
+def golden_header(vectors: Sequence[GoldenVector] | None = None) -> str:
+    """The golden vectors as a self-contained C/C++ header."""
+    vectors = golden_vectors() if vectors is None else vectors
+    parts = [
+        "// Generated by `python -m tinyxray.preprocess golden OUT` (host/preprocess.py,\n"
+        f"// preprocessing spec v{SPEC_VERSION}); do not edit. Expected outputs of steps 2-5.\n"
+        "// The C port must match `resized` exactly and `blurred` within 1 LSB.\n"
+        "#pragma once\n#include <stdint.h>\n\n"
+        "struct GoldenVector {\n  const char* name;\n  int width;\n  int height;\n"
+        "  const uint8_t* source;\n  int size;\n  int blur_kernel;\n  float blur_sigma;\n"
+        "  float input_scale;\n  int input_zero_point;\n  const uint8_t* resized;\n"
+        "  const uint8_t* blurred;\n  const int8_t* model_input;\n};\n\n"
+    ]
+    entries = []
+    for index, vector in enumerate(vectors):
+        prefix = f"kGolden{index}"
+        parts.append(f"// {vector.name}\n")
+        parts.append(_c_array("uint8_t", f"{prefix}Source", vector.source))
+        parts.append(_c_array("uint8_t", f"{prefix}Resized", vector.resized))
+        parts.append(_c_array("uint8_t", f"{prefix}Blurred", vector.blurred))
+        parts.append(_c_array("int8_t", f"{prefix}ModelInput", vector.model_input) + "\n")
+        height, width = vector.source.shape
+        entries.append(
+            f'  {{"{vector.name}", {width}, {height}, {prefix}Source, {vector.size}, '
+            f"{vector.blur_kernel}, {vector.blur_sigma!r}f, {vector.input_scale!r}f, "
+            f"{vector.input_zero_point}, {prefix}Resized, {prefix}Blurred, {prefix}ModelInput}},"
+        )
+    parts.append("static const GoldenVector kGoldenVectors[] = {\n" + "\n".join(entries) + "\n};\n")
+    parts.append(f"static const int kNumGoldenVectors = {len(vectors)};\n")
+    return "".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tinyxray.preprocess", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    golden = commands.add_parser("golden", help="write the golden-vector C header")
+    golden.add_argument(
+        "out", type=Path, help="e.g. firmware/test/test_preprocess/golden_vectors.h"
+    )
+    frame = commands.add_parser("frame", help="preprocess one file and write a PNG")
+    frame.add_argument("image", type=Path)
+    frame.add_argument("out", type=Path)
+    frame.add_argument("--size", type=int, default=96)
+    frame.add_argument("--no-blur", action="store_true", help="steps 1-3 only (sample frames)")
+    args = parser.parse_args(argv)
+    if args.command == "golden":
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(golden_header())
+        print(f"wrote {args.out}")
+    else:
+        kernel = 0 if args.no_blur else 3
+        config = PreprocessConfig(size=args.size, blur_kernel=kernel)
+        Image.fromarray(preprocess_file(args.image, config)).save(args.out)
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,411 @@
+"""Train a preset on one or more dataset roots, then convert to int8 and package the model.
+
+    python -m tinyxray.train --preset recommended \\
+        --data ../shared/datasets/covid19-image-dataset ../shared/datasets/nih-cxr8-adult-subset \\
+        --out runs/recommended
+
+The run folder receives: config.json (preset, seed, data, command line), split.csv (every
+image with its leak-free split), history.csv, checkpoints (resumable with --resume),
+model_float.keras, model_int8.tflite + model_card.json, train_summary.json and, with
+--evaluate (default), the evaluation report. Deterministic for a given seed (op determinism
+on; one CPU thread pool is still subject to scheduling only in wall time, not in results).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tinyxray import data, model, preprocess
+
+SPLIT_FILE = "split.csv"
+
+
+def set_determinism(seed: int) -> None:
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def scan(roots: list[str]) -> data.DatasetScan:
+    scan_result = data.scan_datasets(roots)
+    if not scan_result.records:
+        raise SystemExit(f"no images found under {roots}")
+    return scan_result
+
+
+def split_fractions(validation_fraction: float, test_fraction: float) -> tuple[float, float, float]:
+    """(train, validation, test): test held out first, validation a fraction of the rest."""
+    if not 0 <= test_fraction < 1 or not 0 < validation_fraction < 1:
+        raise ValueError("fractions must be in [0, 1)")
+    rest = 1.0 - test_fraction
+    return (rest * (1 - validation_fraction), rest * validation_fraction, test_fraction)
+
+
+def read_split_csv(path: Path) -> dict[str, str]:
+    """Map of image path -> split from a run's split.csv (tinyxray.audit's format)."""
+    import csv
+
+    with Path(path).open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if rows and not ({"file", "split"} <= rows[0].keys()):
+        raise ValueError(f"{path}: expected columns file and split")
+    return {row["file"]: row["split"] for row in rows}
+
+
+def class_weights(labels: np.ndarray, classes: int) -> dict[int, float]:
+    counts = np.bincount(labels, minlength=classes).astype(np.float64)
+    counts[counts == 0] = 1.0
+    return {cls: float(len(labels) / (classes * counts[cls])) for cls in range(classes)}
+
+
+def augmenter(seed: int):
+    """Mild geometric and photometric augmentation, applied to training batches only."""
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.layers.RandomRotation(0.03, fill_mode="reflect", seed=seed),
+            keras.layers.RandomZoom((-0.1, 0.1), fill_mode="reflect", seed=seed + 1),
+            keras.layers.RandomTranslation(0.06, 0.06, fill_mode="reflect", seed=seed + 2),
+            keras.layers.RandomContrast(0.2, value_range=(0, 255), seed=seed + 3),
+            keras.layers.RandomBrightness(0.1, value_range=(0, 255), seed=seed + 4),
+        ],
+        name="augment",
+    )
+
+
+def make_dataset(
+    frames: np.ndarray, labels: np.ndarray, preset: model.Preset, seed: int, train: bool
+):
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((frames.astype(np.float32), labels))
+    if train:
+        dataset = dataset.shuffle(len(frames), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(preset.batch_size)
+    if train and preset.augment:
+        layers = augmenter(seed)
+
+        def augment(images, targets):
+            images = tf.clip_by_value(layers(images, training=True), 0.0, 255.0)
+            return tf.round(images), targets
+
+        dataset = dataset.map(augment)
+    return dataset.prefetch(2)
+
+
+def make_optimizer(preset: model.Preset, steps_per_epoch: int):
+    import keras
+
+    rate: Any = preset.learning_rate
+    if preset.lr_schedule == "cosine":
+        warmup = preset.warmup_epochs * steps_per_epoch
+        rate = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=preset.learning_rate * 0.1 if warmup else preset.learning_rate,
+            decay_steps=max(1, preset.epochs * steps_per_epoch - warmup),
+            alpha=0.01,
+            warmup_target=preset.learning_rate if warmup else None,
+            warmup_steps=warmup,
+        )
+    elif preset.lr_schedule != "constant":
+        raise ValueError(f"unknown lr_schedule {preset.lr_schedule!r}")
+    return keras.optimizers.Adam(learning_rate=rate)
+
+
+def logits_and_probs(keras_model, frames: np.ndarray, batch_size: int = 64):
+    """Float logits (N,C) and penultimate features (N,F) of a Keras model."""
+    extractor = model.feature_model(keras_model)
+    features, logits = extractor.predict(
+        frames.astype(np.float32), batch_size=batch_size, verbose=0
+    )
+    return np.asarray(logits, np.float64), np.asarray(features, np.float64)
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    scaled = logits / temperature
+    scaled = scaled - scaled.max(axis=1, keepdims=True)
+    exp = np.exp(scaled)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _nll_acc(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    probs = softmax(logits)
+    return {
+        "accuracy": float(np.mean(probs.argmax(1) == labels)),
+        "nll": float(-np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1)))),
+    }
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the whole training pipeline; returns the summary written to train_summary.json."""
+    import keras
+    from tinyxray import convert, tflm_oracle
+
+    started = time.time()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    set_determinism(args.seed)
+    overrides = parse_overrides(args.set)
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    preset = model.get_preset(args.preset, **overrides)
+    config = preprocess.PreprocessConfig()
+    command = "python -m tinyxray.train " + " ".join(shlex.quote(a) for a in args.argv)
+    run_config = {
+        "command": command,
+        "preset": preset.to_dict(),
+        "seed": args.seed,
+        "data": [str(Path(root).resolve()) for root in args.data],
+        "preprocess": config.__dict__ if not hasattr(config, "to_dict") else config.to_dict(),
+        "test_fraction": args.test_fraction,
+        "limit": args.limit,
+        "versions": _versions(),
+    }
+    (out / "config.json").write_text(json.dumps(run_config, indent=2, default=str) + "\n")
+
+    # Data: scan, decode + preprocess once (cached), audit duplicates, leak-free split.
+    from tinyxray import audit, frame_cache
+
+    scan_result = scan(args.data)
+    records = scan_result.records
+    if args.limit:
+        rng = np.random.default_rng(args.seed)
+        chosen = rng.choice(len(records), size=min(args.limit, len(records)), replace=False)
+        records = [records[i] for i in np.sort(chosen)]
+    cache = frame_cache.FrameCache(size=config.size)
+    audit_result = audit.audit_records(records, cache, progress=not args.quiet)
+    records = audit_result.records
+    frame_set = frame_cache.load_frames(records, config, cache)
+    if frame_set.records != records:
+        raise RuntimeError("frame cache and audit disagree on the usable images")
+    failed = [*scan_result.skipped, *audit_result.skipped]
+    frames = frame_set.frames[..., None]
+    labels = np.array([model.LABELS.index(record.label) for record in records], dtype=np.int64)
+    fractions = split_fractions(preset.validation_fraction, args.test_fraction)
+    split_result = audit.leak_free_split(records, audit_result.components, args.seed, fractions)
+    splits = split_result.split
+    audit_report = audit.report_dict(audit_result, split_result)
+    (out / "audit.json").write_text(json.dumps(audit_report, indent=2) + "\n")
+    (out / "audit.md").write_text(audit.report_markdown(audit_report))
+    audit.write_split_csv(out / SPLIT_FILE, audit_result, split_result)
+    audit_summary = audit_report["summary"]
+    split_array = np.array(splits)
+    index = {name: np.flatnonzero(split_array == name) for name in ("train", "validation", "test")}
+    if len(index["train"]) == 0 or len(index["validation"]) == 0:
+        raise SystemExit("the split left no training or validation images")
+    x_train, y_train = frames[index["train"]], labels[index["train"]]
+    x_val, y_val = frames[index["validation"]], labels[index["validation"]]
+
+    # Model and fit (resumable: BackupAndRestore keeps the epoch and optimizer state).
+    keras_model = model.build_model(preset, input_shape=(config.size, config.size, 1))
+    steps = int(np.ceil(len(x_train) / preset.batch_size))
+    keras_model.compile(
+        optimizer=make_optimizer(preset, steps),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=["accuracy"],
+    )
+    backup = out / "checkpoints" / "backup"
+    if not args.resume and backup.exists():
+        shutil.rmtree(backup)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(backup)),
+        keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "last.keras")),
+        keras.callbacks.CSVLogger(str(out / "history.csv"), append=args.resume),
+    ]
+    fit_started = time.time()
+    keras_model.fit(
+        make_dataset(x_train, y_train, preset, args.seed, train=True),
+        validation_data=make_dataset(x_val, y_val, preset, args.seed, train=False),
+        epochs=preset.epochs,
+        class_weight=class_weights(y_train, len(model.LABELS)) if preset.class_balance else None,
+        callbacks=callbacks,
+        verbose=0 if args.quiet else 2,
+    )
+    fit_seconds = time.time() - fit_started
+
+    # BatchNorm statistics: measure validation before/after re-estimation.
+    val_logits, _ = logits_and_probs(keras_model, x_val)
+    bn = {"before_reestimate": _nll_acc(val_logits, y_val)}
+    if preset.reestimate_bn:
+        bn["batches"] = model.reestimate_batchnorm(keras_model, x_train, preset.batch_size)
+        val_logits, _ = logits_and_probs(keras_model, x_val)
+        bn["after_reestimate"] = _nll_acc(val_logits, y_val)
+    save_float(keras_model, out / "model_float.keras")
+
+    # Temperature on validation (NLL), int8 conversion with SOFTMAX beta = 1/T.
+    temperature = convert.fit_temperature(val_logits, y_val)
+    flatbuffer = convert.convert_int8(
+        keras_model, x_train, strict_input=preset.architecture == "mobilenetv2"
+    )
+    plain = flatbuffer
+    flatbuffer = convert.set_softmax_beta(flatbuffer, 1.0 / temperature)
+    beta_check = check_beta(plain, flatbuffer, x_val[:16], temperature)
+    metrics: dict[str, Any] = {"bn": bn, "beta_check": beta_check}
+    card_path = convert.write_model_dir(
+        out,
+        flatbuffer,
+        name=args.name or f"tinyxray-{preset.name}",
+        version=args.version,
+        command=command,
+        temperature=temperature,
+        labels=list(model.LABELS),
+        preprocess=run_config["preprocess"],
+        architecture=preset.to_dict(),
+        metrics=metrics,
+    )
+
+    # Float vs int8 agreement on validation + test frames.
+    oracle = tflm_oracle.Int8Model(out / "model_int8.tflite")
+    check_index = np.concatenate([index["validation"], index["test"]])
+    int8_pred = np.array([oracle.invoke_u8(frames[i]).argmax() for i in check_index])
+    float_pred = softmax(logits_and_probs(keras_model, frames[check_index])[0]).argmax(1)
+    from tinyxray import metrics as metrics_module
+
+    summary = {
+        "command": command,
+        "preset": preset.name,
+        "images": len(records),
+        "failed": [[str(path), reason] for path, reason in failed],
+        "split_counts": {name: len(value) for name, value in index.items()},
+        "audit": audit_summary,
+        "fit_seconds": fit_seconds,
+        "temperature": temperature,
+        "bn": bn,
+        "beta_check": beta_check,
+        "float_int8_agreement": metrics_module.agreement(float_pred, int8_pred),
+        "tflm_arena_bytes": json.loads(card_path.read_text())["tflm_arena_bytes"],
+    }
+    summary["wall_seconds"] = time.time() - started
+    (out / "train_summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    return summary
+
+
+def save_float(keras_model, path: Path) -> None:
+    """Save the float model without optimizer state (a third of the size)."""
+    import keras
+
+    clone = keras.models.clone_model(keras_model)
+    clone.set_weights(keras_model.get_weights())
+    clone.save(path)
+
+
+def check_beta(plain: bytes, patched: bytes, frames: np.ndarray, temperature: float) -> dict:
+    """Check on the TFLM oracle that beta = 1/T turns p into p^(1/T) (renormalised)."""
+    from tinyxray import tflm_oracle
+
+    before = tflm_oracle.Int8Model(plain)
+    after = tflm_oracle.Int8Model(patched)
+    worst = 0.0
+    for frame in frames:
+        p = before.probabilities(before.invoke_u8(frame))
+        q = after.probabilities(after.invoke_u8(frame))
+        # Recover the logits from the uncalibrated output where it is resolvable.
+        expected = np.power(np.clip(p, 1.0 / 512, 1.0), 1.0 / temperature)
+        expected /= expected.sum()
+        worst = max(worst, float(np.max(np.abs(expected - q))))
+    return {"temperature": temperature, "frames": len(frames), "max_abs_diff": worst}
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as metadata
+
+    versions = {"python": sys.version.split()[0]}
+    for name in ("tensorflow-cpu", "keras", "numpy", "tflite-micro"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "?"
+    return versions
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """--set key=value pairs typed by the Preset field (e.g. bn_momentum=0.99 augment=false)."""
+    import dataclasses
+
+    fields = {field.name: field for field in dataclasses.fields(model.Preset)}
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in fields or key == "name":
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE with KEY in {sorted(fields)}")
+        default = getattr(model.PRESETS["case1"], key)
+        if isinstance(default, bool):
+            overrides[key] = value.lower() in ("1", "true", "yes")
+        elif isinstance(default, int) and key not in ("stem_filters", "max_blocks"):
+            overrides[key] = int(value)
+        elif isinstance(default, float):
+            overrides[key] = float(value)
+        elif key in ("stem_filters", "max_blocks"):
+            overrides[key] = None if value.lower() == "none" else int(value)
+        else:
+            overrides[key] = value
+    return overrides
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tinyxray.train", description="Train, convert and package a tinyxray model."
+    )
+    parser.add_argument("--preset", default="recommended", choices=sorted(model.PRESETS))
+    parser.add_argument("--data", nargs="+", required=True, help="dataset root folder(s)")
+    parser.add_argument("--out", required=True, help="run folder (runs/<name>/)")
+    parser.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset field"
+    )
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--test-fraction", type=float, default=0.2)
+    parser.add_argument("--limit", type=int, default=0, help="use only N random images (smoke)")
+    parser.add_argument("--resume", action="store_true", help="continue from checkpoints")
+    parser.add_argument("--name", default=None, help="model name in the card")
+    parser.add_argument("--version", default="1.0.0")
+    parser.add_argument("--no-evaluate", dest="evaluate", action="store_false")
+    parser.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    summary = train(args)
+    print(
+        f"trained {summary['preset']}: {summary['images']} images,"
+        f" fit {summary['fit_seconds']:.0f}s,"
+        f" T={summary['temperature']:.3f}, arena {summary['tflm_arena_bytes']} B,"
+        f" float/int8 agreement {summary['float_int8_agreement']['agreement']:.3f}"
+    )
+    if args.evaluate:
+        from tinyxray import evaluate
+
+        evaluate.main(
+            [
+                "--model",
+                str(Path(args.out) / "model_int8.tflite"),
+                "--float-model",
+                str(Path(args.out) / "model_float.keras"),
+                "--data",
+                *args.data,
+                "--split-file",
+                str(Path(args.out) / SPLIT_FILE),
+                "--out",
+                str(Path(args.out) / "report"),
+            ]
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

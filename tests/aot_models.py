@@ -1,0 +1,188 @@
+"""Random small Keras models, converted to full-int8 .tflite, for the AOT engine's tests.
+
+Each seed gives a different network: random input size and channels, a stem convolution,
+a few random blocks (plain conv 1x1/3x3, depthwise 3x3, an inverted-residual block with
+ADD, explicit zero padding), random strides, paddings, activations and bias use, and a
+random head (global average pooling and/or flatten, dense layers, softmax with a random
+beta). Representative data is random too, so quantisation parameters vary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class RandomModel:
+    seed: int
+    description: str
+    flatbuffer: bytes
+
+
+def _activation(rng: np.random.Generator, keras: Any, x: Any) -> tuple[Any, str]:
+    choice = rng.choice(["none", "relu", "relu6"])
+    if choice == "relu":
+        return keras.layers.ReLU()(x), choice
+    if choice == "relu6":
+        return keras.layers.ReLU(6.0)(x), choice
+    return x, choice
+
+
+def _conv(rng, keras, x, parts: list[str]):
+    kernel = int(rng.choice([1, 3]))
+    stride = int(rng.choice([1, 2])) if min(x.shape[1], x.shape[2]) >= 4 else 1
+    padding = str(rng.choice(["same", "valid"])) if kernel == 3 and x.shape[1] > 3 else "same"
+    filters = int(rng.integers(2, 17))
+    x = keras.layers.Conv2D(
+        filters, kernel, strides=stride, padding=padding, use_bias=bool(rng.integers(0, 2))
+    )(x)
+    if rng.random() < 0.5:
+        x = keras.layers.BatchNormalization()(x)
+    x, act = _activation(rng, keras, x)
+    parts.append(f"conv{kernel}x{kernel}/s{stride}/{padding}/{filters}/{act}")
+    return x
+
+
+def _depthwise(rng, keras, x, parts: list[str]):
+    stride = int(rng.choice([1, 2])) if min(x.shape[1], x.shape[2]) >= 4 else 1
+    padding = str(rng.choice(["same", "valid"])) if x.shape[1] > 3 and x.shape[2] > 3 else "same"
+    x = keras.layers.DepthwiseConv2D(
+        3, strides=stride, padding=padding, use_bias=bool(rng.integers(0, 2))
+    )(x)
+    x, act = _activation(rng, keras, x)
+    parts.append(f"dw3x3/s{stride}/{padding}/{act}")
+    return x
+
+
+def _residual(rng, keras, x, parts: list[str]):
+    channels = x.shape[-1]
+    shortcut = x
+    y = keras.layers.Conv2D(channels * int(rng.integers(1, 4)), 1)(x)
+    y = keras.layers.BatchNormalization()(y)
+    y = keras.layers.ReLU(6.0)(y)
+    y = keras.layers.DepthwiseConv2D(3, padding="same")(y)
+    y = keras.layers.ReLU(6.0)(y)
+    y = keras.layers.Conv2D(channels, 1)(y)
+    y = keras.layers.BatchNormalization()(y)
+    parts.append("residual(add)")
+    return keras.layers.Add()([shortcut, y])
+
+
+def _zero_pad(rng, keras, x, parts: list[str]):
+    pads = tuple(tuple(int(v) for v in rng.integers(0, 3, size=2)) for _ in range(2))
+    parts.append(f"pad{pads}")
+    return keras.layers.ZeroPadding2D(pads)(x)
+
+
+def _flatten(keras, x):
+    # A static Reshape (keras' Flatten converts to dynamic SHAPE/STRIDED_SLICE ops).
+    return keras.layers.Reshape((int(np.prod(x.shape[1:])),))(x)
+
+
+def build_keras_model(seed: int):
+    """A random functional Keras model and a short description of it."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    keras.utils.set_random_seed(seed)
+    height, width = (int(v) for v in rng.integers(5, 21, size=2))
+    channels = int(rng.choice([1, 2, 3, 4, 8]))
+    inputs = keras.Input(shape=(height, width, channels), batch_size=1)
+    parts = [f"in{height}x{width}x{channels}"]
+    x = _conv(rng, keras, inputs, parts)
+    for _ in range(int(rng.integers(1, 5))):
+        block = rng.choice(["conv", "depthwise", "residual", "residual", "pad"])
+        if block == "conv":
+            x = _conv(rng, keras, x, parts)
+        elif block == "depthwise":
+            x = _depthwise(rng, keras, x, parts)
+        elif block == "residual":
+            x = _residual(rng, keras, x, parts)
+        else:
+            x = _zero_pad(rng, keras, x, parts)
+    head = rng.choice(["mean", "mean", "flatten", "none"])
+    if head == "mean":
+        x = keras.layers.GlobalAveragePooling2D(keepdims=bool(rng.integers(0, 2)))(x)
+        if len(x.shape) == 4:
+            x = _flatten(keras, x)
+        parts.append("mean")
+    elif head == "flatten":
+        x = _flatten(keras, x)
+        parts.append("flatten")
+    if head != "none":
+        if rng.random() < 0.5:
+            units = int(rng.integers(2, 17))
+            x = keras.layers.Dense(units, activation=str(rng.choice(["relu", "linear"])))(x)
+            parts.append(f"dense{units}")
+        classes = int(rng.integers(2, 6))
+        x = keras.layers.Dense(classes)(x)
+        parts.append(f"dense{classes}")
+        if rng.random() < 0.7:
+            x = keras.layers.Softmax()(x)
+            parts.append("softmax")
+    return keras.Model(inputs, x), " ".join(parts)
+
+
+def convert_int8(model: Any, seed: int, samples: int = 32) -> bytes:
+    """Full-int8 conversion with random representative data (int8 input and output)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed + 1000)
+    shape = (1, *model.input_shape[1:])
+    scale = float(rng.choice([0.5, 1.0, 4.0, 50.0]))
+    offset = float(rng.normal(0.0, scale))
+
+    def dataset():
+        for _ in range(samples):
+            yield [(rng.normal(offset, scale, size=shape)).astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = dataset
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return bytes(converter.convert())
+
+
+def set_softmax_beta(flatbuffer: bytes, beta: float) -> bytes:
+    """The same model with every SOFTMAX's beta replaced (re-serialised)."""
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flatbuffer, 0))
+    changed = False
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            code = model.operatorCodes[op.opcodeIndex]
+            builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+            if builtin == schema.BuiltinOperator.SOFTMAX:
+                op.builtinOptions.beta = float(beta)
+                changed = True
+    if not changed:
+        return flatbuffer
+    builder = flatbuffers.Builder(len(flatbuffer) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def random_model(seed: int) -> RandomModel:
+    model, description = build_keras_model(seed)
+    flatbuffer = convert_int8(model, seed)
+    rng = np.random.default_rng(seed + 2000)
+    if "softmax" in description and rng.random() < 0.6:
+        beta = float(rng.choice([0.25, 0.5, 2.0, 3.7]))
+        flatbuffer = set_softmax_beta(flatbuffer, beta)
+        description += f"(beta={beta})"
+    return RandomModel(seed, description, flatbuffer)
+
+
+def random_inputs(shape: tuple[int, ...], count: int, seed: int) -> list[np.ndarray]:
+    """Random int8 inputs, plus the two extremes (all -128, all 127)."""
+    rng = np.random.default_rng(seed)
+    inputs = [np.full(shape, -128, np.int8), np.full(shape, 127, np.int8)]
+    inputs += [rng.integers(-128, 128, size=shape, dtype=np.int8) for _ in range(count)]
+    return inputs

@@ -1,0 +1,70 @@
+"""CI smoke run: train a tiny model for one epoch on a few images -> int8 -> C export -> report.
+
+Uses a few real images from ../shared/datasets when present, otherwise synthetic PNGs in
+class folders. Writes only under tmp_path (never over the committed model).
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tinyxray import evaluate, export_c, model_card, train
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "datasets"
+
+
+def _dataset(tmp_path: Path) -> list[str]:
+    roots = [SHARED / "covid19-image-dataset", SHARED / "nih-cxr8-adult-subset"]
+    if all(root.is_dir() for root in roots):
+        return [str(root) for root in roots]
+    rng = np.random.default_rng(0)
+    root = tmp_path / "synthetic"
+    for index, label in enumerate(("Covid", "Normal", "Pneumonia")):
+        folder = root / label
+        folder.mkdir(parents=True)
+        for number in range(12):
+            pixels = rng.normal(60 + 70 * index, 30, size=(120, 100)).clip(0, 255)
+            Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{label}_{number}.png")
+    return [str(root)]
+
+
+@pytest.mark.slow
+def test_smoke_pipeline(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYXRAY_CACHE", str(tmp_path / "cache"))
+    roots = _dataset(tmp_path)
+    run = tmp_path / "run"
+    code = train.main(
+        ["--preset", "tiny", "--data", *roots, "--out", str(run), "--limit", "60",
+         "--epochs", "1", "--quiet", "--no-evaluate"]
+    )
+    assert code == 0
+    summary = json.loads((run / "train_summary.json").read_text())
+    assert summary["split_counts"]["train"] > 0
+    card = model_card.load(run)
+    card.verify_file()
+    assert (card.input.scale, card.input.zero_point) == (1.0, -128)
+    assert card.tflm_arena_bytes > 0
+    for name in ("config.json", "split.csv", "history.csv", "model_float.keras", "audit.md"):
+        assert (run / name).exists(), name
+
+    generated = tmp_path / "generated"
+    export_c.export(run, generated)
+    assert export_c.parse_c_array((generated / "model_data.cc").read_text()) == (
+        card.tflite_path.read_bytes()
+    )
+
+    report_dir = tmp_path / "report"
+    assert evaluate.main(
+        ["--model", str(run / "model_int8.tflite"), "--float-model", str(run / "model_float.keras"),
+         "--data", *roots, "--split-file", str(run / "split.csv"), "--out", str(report_dir)]
+    ) == 0
+    report = json.loads((report_dir / "report.json").read_text())
+    assert "not a diagnostic device" in report["disclaimer"].lower()
+    assert set(report["models"]) == {"float", "int8"}
+    assert "not a diagnostic device" in (report_dir / "report.md").read_text().lower()
+    for figure in ("reliability.png", "confusion.png", "features.png"):
+        assert (report_dir / figure).stat().st_size > 1000
