@@ -92,7 +92,9 @@ def check_input_consumers(flatbuffer: bytes) -> None:
     """Raise ConversionError unless every op reading the graph input is a convolution."""
     from tensorflow.lite.python import schema_py_generated as schema
 
-    by_code = {value: name for name, value in vars(schema.BuiltinOperator).items() if name.isupper()}
+    by_code = {
+        value: name for name, value in vars(schema.BuiltinOperator).items() if name.isupper()
+    }
     model = _read_model(flatbuffer)
     graph = model.subgraphs[0]
     input_index = graph.inputs[0]

@@ -14,6 +14,7 @@ Research tool, not a diagnostic device.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -83,11 +84,9 @@ class Int8Predictor(Predictor):
         interpreter.allocate_tensors()
         detail = interpreter.get_input_details()[0]
         scale, zero = next(
-
-                d["quantization"]
-                for d in interpreter.get_tensor_details()
-                if d["index"] == feature_tensor
-
+            d["quantization"]
+            for d in interpreter.get_tensor_details()
+            if d["index"] == feature_tensor
         )
         features = []
         for frame in frames:
@@ -181,12 +180,14 @@ def evaluate(
     threshold: float = DEFAULT_THRESHOLD,
     labels: tuple[str, ...] = data.LABELS,
     progress: bool = False,
+    config: preprocess.PreprocessConfig | None = None,
 ) -> dict[str, Any]:
     """Compute the report dict (without writing files)."""
     from tinyxray import frame_cache
 
+    config = config or preprocess.PreprocessConfig()
     scan_result = data.scan_datasets(roots)
-    frame_set = frame_cache.load_frames(scan_result.records, progress=progress)
+    frame_set = frame_cache.load_frames(scan_result.records, config, progress=progress)
     records = frame_set.records
     targets = np.array([labels.index(record.label) for record in records], dtype=np.int64)
     sources = [record.source for record in records]
@@ -200,6 +201,7 @@ def evaluate(
             [str(path), reason] for path, reason in [*scan_result.skipped, *frame_set.skipped]
         ],
         "threshold": threshold,
+        "preprocess": dataclasses.asdict(config),
         "set_notes": notes,
         "models": {},
     }
@@ -366,7 +368,8 @@ def _pct(value: float) -> str:
 
 def _acc_line(result: dict[str, Any]) -> str:
     low, high = result["accuracy_ci95"]
-    return f"{_pct(result['accuracy'])} ({result['correct']}/{result['n']}, 95% CI {_pct(low)}–{_pct(high)})"
+    counts = f"{result['correct']}/{result['n']}"
+    return f"{_pct(result['accuracy'])} ({counts}, 95% CI {_pct(low)}–{_pct(high)})"
 
 
 def markdown(report: dict[str, Any], figures: list[str]) -> str:
@@ -487,7 +490,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold", type=float, default=None, help="uncertain threshold")
     parser.add_argument("--out", default=None, help="folder for report.json/.md/.png")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument(
+        "--update-card", action="store_true", help="store headline figures in the card's metrics"
+    )
     return parser
+
+
+def headline(report: dict[str, Any]) -> dict[str, Any]:
+    """Compact figures for the model card: accuracy + CI per set and per source."""
+    figures: dict[str, Any] = {}
+    for kind, model_report in report["models"].items():
+        for name, result in model_report["sets"].items():
+            entry = {
+                "accuracy": round(result["accuracy"], 4),
+                "ci95": [round(v, 4) for v in result["accuracy_ci95"]],
+                "n": result["n"],
+                "macro_f1": round(result["macro_f1"], 4),
+                "ece_10": round(result["calibration"]["ece_10"], 4),
+            }
+            for source, values in result.get("per_source", {}).items():
+                entry[f"source:{source}"] = {
+                    "accuracy": round(values["accuracy"], 4),
+                    "ci95": [round(v, 4) for v in values["accuracy_ci95"]],
+                    "n": values["n"],
+                }
+            figures[f"{kind}:{name}"] = entry
+    for name, value in report.get("float_int8_agreement", {}).items():
+        figures[f"agreement:{name}"] = round(value["agreement"], 4)
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -507,8 +537,14 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.split_file) if args.split_file else None,
         threshold,
         progress=args.progress,
+        config=preprocess.PreprocessConfig.from_dict(card.preprocess) if card else None,
     )
     summary = terminal_summary(report)
+    if args.update_card:
+        if card is None:
+            raise SystemExit("--update-card needs a model card")
+        card.metrics["evaluation"] = headline(report)
+        model_card.save(card, card.path)
     if args.out:
         written = write_report(report, Path(args.out), card)
         summary += f"\n  report: {written[1]}"

@@ -43,7 +43,6 @@ class Preset:
     class_balance: bool = False
     lr_schedule: str = "constant"  # "constant" or "cosine"
     warmup_epochs: int = 0
-    label_smoothing: float = 0.0
     bn_momentum: float = BN_MOMENTUM
     reestimate_bn: bool = False
 
@@ -56,12 +55,15 @@ PRESETS: dict[str, Preset] = {
     "case2": Preset("case2", architecture="efficientnetb0", head_units=0, learning_rate=0.001),
     "case3": Preset("case3", head_units=32, dropout=0.15, learning_rate=0.005),
     "case4": Preset("case4", head_units=8, dropout=0.1, learning_rate=0.005),
+    # Measured choices (see models/default/training.md and the final report): a hidden ReLU
+    # head at lr 0.005 collapsed to a constant output within 3 epochs; no hidden head at
+    # lr 0.002 with cosine decay trains; validation accuracy still rose from epoch 30 to 80.
     "recommended": Preset(
         "recommended",
-        head_units=32,
+        head_units=0,
         dropout=0.15,
-        learning_rate=0.005,
-        epochs=40,
+        learning_rate=0.002,
+        epochs=120,
         augment=True,
         class_balance=True,
         lr_schedule="cosine",
@@ -72,10 +74,10 @@ PRESETS: dict[str, Preset] = {
         "lean",
         block1_expansion=3,
         stem_filters=8,
-        head_units=32,
+        head_units=0,
         dropout=0.15,
-        learning_rate=0.005,
-        epochs=40,
+        learning_rate=0.002,
+        epochs=120,
         augment=True,
         class_balance=True,
         lr_schedule="cosine",
@@ -161,10 +163,7 @@ def mobilenetv2_backbone(inputs, preset: Preset):
             if preset.max_blocks is not None and block_id >= preset.max_blocks:
                 break
             stride = first_stride if repeat == 0 else 1
-            if block_id == 1:
-                expansion_here = preset.block1_expansion
-            else:
-                expansion_here = expansion
+            expansion_here = preset.block1_expansion if block_id == 1 else expansion
             x = _inverted_residual(
                 x, expansion_here, out_filters, stride, momentum, f"block_{block_id}"
             )

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import hashlib
 import io
 import struct
@@ -161,7 +160,6 @@ def pad_to_square(gray: np.ndarray) -> np.ndarray:
     return np.pad(gray, widths, mode="reflect")
 
 
-@functools.lru_cache(maxsize=64)
 def area_weights(length: int, size: int) -> np.ndarray:
     """Integer area weights (size x length) of resizing `length` pixels to `size`.
 
@@ -173,23 +171,39 @@ def area_weights(length: int, size: int) -> np.ndarray:
     inputs = np.arange(length, dtype=np.int64)[None, :] * size
     begin = np.maximum(outputs, inputs)
     end = np.minimum(outputs + length, inputs + size)
-    weights = np.maximum(end - begin, 0)
-    weights.setflags(write=False)
-    return weights
+    return np.maximum(end - begin, 0)
 
 
-@functools.lru_cache(maxsize=64)
-def _float_weights(length: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-    weights = area_weights(length, size)
-    return weights.astype(np.float32), weights.astype(np.float64)
+def _area_sums(values: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """Integer area sums along one axis: sum_r weight[i, r] * values[r] (`area_weights`).
+
+    With b_i = floor(i*L/S) and rem_i = i*L mod S, output i is
+    S * sum(values[b_i:b_(i+1)]) - rem_i * values[b_i] + rem_(i+1) * values[b_(i+1)].
+    """
+    length = values.shape[axis]
+    index, remainder = np.divmod(np.arange(size + 1, dtype=np.int64) * length, size)
+    starts = index[:-1]
+    # Sums of up to 65535 uint8 values fit int32; later passes need int64.
+    accumulator = np.int32 if values.dtype == np.uint8 else np.int64
+    segments = np.add.reduceat(values, starts, axis=axis, dtype=accumulator).astype(np.int64)
+    shape = [1] * values.ndim
+    shape[axis] = size
+    empty = (index[1:] == starts).reshape(shape)  # Upscaling: reduceat gives values[b_i].
+    if empty.any():
+        segments = np.where(empty, 0, segments)
+    edges = np.take(values, np.minimum(index, length - 1), axis=axis).astype(np.int64)
+    shape[axis] = size + 1
+    weighted = remainder.reshape(shape) * edges  # The last remainder is 0.
+    before = np.take(weighted, np.arange(size), axis=axis)
+    after = np.take(weighted, np.arange(1, size + 1), axis=axis)
+    return size * segments - before + after
 
 
 def resize_area(square: np.ndarray, size: int) -> np.ndarray:
     """Step 3: exact area-average resize of a square uint8 image to size x size.
 
-    out = round_half_up((W @ img @ W.T) / L^2) with the integer weights of `area_weights`.
-    Every partial sum is an integer: below 2^24 in the float32 first pass (255 * L, so
-    L < 65536) and below 2^53 in the float64 second pass, so BLAS computes it exactly.
+    out = round_half_up((W @ img @ W.T) / L^2) with the integer weights W of `area_weights`,
+    computed with integer segment sums (no floating point, no BLAS threads).
     """
     _check_gray(square)
     length = square.shape[0]
@@ -199,10 +213,8 @@ def resize_area(square: np.ndarray, size: int) -> np.ndarray:
         raise ValueError(f"side {length} too large for exact resizing")
     if length == size:
         return square.copy()
-    weights32, weights64 = _float_weights(length, size)
-    rows = weights32 @ square.astype(np.float32)  # (size, L), numerators over L
-    both = rows.astype(np.float64) @ weights64.T  # (size, size), numerators over L^2
-    numerators = both.astype(np.int64)
+    columns = _area_sums(square, size, axis=1)  # (L, size), numerators over L
+    numerators = _area_sums(columns, size, axis=0)  # (size, size), over L^2
     denominator = length * length
     quotient, remainder = np.divmod(numerators, denominator)
     rounded = quotient + (2 * remainder >= denominator)

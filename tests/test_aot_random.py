@@ -38,6 +38,7 @@ def test_random_model_is_byte_identical_with_tflm(
     library = host_build.build_shared_library(
         tmp_path, tmp_path / "libmodel.so", kernel_objects=kernel_objects
     )
+    _check_memory_plan(compiled)
     graph = compiled.graph
     source = graph.tensors[graph.inputs[0]]
     result = graph.tensors[graph.outputs[0]]
@@ -55,3 +56,17 @@ def test_random_model_is_byte_identical_with_tflm(
         f"seed {seed} ({model.description}): {len(mismatches)}/{len(inputs)} inputs differ;"
         f" first (input, aot, tflm): {mismatches[0]}"
     )
+
+
+def _check_memory_plan(compiled) -> None:
+    """No two buffers that are live at the same time overlap in the arena."""
+    buffers = compiled.plan.buffers
+    for i, first in enumerate(buffers):
+        assert first.offset + first.size <= compiled.arena_bytes
+        for second in buffers[i + 1 :]:
+            if first.last < second.first or second.last < first.first:
+                continue
+            assert (
+                first.offset + first.size <= second.offset
+                or second.offset + second.size <= first.offset
+            ), f"buffers {first.tensors} and {second.tensors} overlap while both live"

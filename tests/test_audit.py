@@ -171,6 +171,7 @@ def test_splitless_source_follows_fractions() -> None:
 
 @needs_datasets
 @pytest.mark.dataset
+@pytest.mark.slow  # About 35 s with a cold frame cache (decodes 794 files), 3 s warm.
 def test_shared_datasets_known_duplicates_and_leak_free_split() -> None:
     scan = data.scan_datasets([SEED_SET, NIH_SET])
     result = audit.audit_records(scan.records)
@@ -202,3 +203,16 @@ def test_shared_datasets_known_duplicates_and_leak_free_split() -> None:
             patient_splits.setdefault(record.patient_id, set()).add(split.split[index])
     assert all(len(splits - {audit.EXCLUDED}) == 1 for splits in patient_splits.values())
     assert dataclasses.is_dataclass(split)
+
+
+def test_audit_command_writes_reports(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    synthetic_set(tmp_path / "set")
+    out = tmp_path / "out"
+    assert (
+        audit.main([str(tmp_path / "set"), "--out", str(out), "--cache", str(tmp_path / "c")]) == 0
+    )
+    report = json.loads((out / "audit.json").read_text())
+    assert report["summary"]["duplicate_groups"] == 1
+    assert "set/train/Covid/file_copy.png" in (out / "audit.md").read_text()
+    assert (out / "split.csv").read_text().count("\n") == 7
+    assert "1 duplicate groups" in capsys.readouterr().out

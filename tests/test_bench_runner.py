@@ -130,9 +130,10 @@ def test_reset_and_vanished_port_lose_nothing(
 ) -> None:
     out = tmp_path / "run"
     with device_for(model, pipeline) as device:
-        # Request 1 is HELLO; a reset on the 3rd INFER, the port gone on the 6th request.
-        device.faults.reset_at_request = 4
-        device.faults.disconnect_at_request = 8
+        # Request 1 is HELLO, 2-4 the ECHO link probe; a reset on the 3rd INFER (7),
+        # the port gone on the 11th request (after the second HELLO).
+        device.faults.reset_at_request = 7
+        device.faults.disconnect_at_request = 11
         report = runner.BenchRun(config(device.url, frames_dir, out)).run()
     names = frame_names(out)
     assert len(names) == len(set(names)) == 6
@@ -221,3 +222,14 @@ def test_small_max_packet_uses_chunks(
         report = runner.BenchRun(config(device.url, frames_dir, tmp_path / "run")).run()
         assert device.chunk_pieces >= 6 * 10
     assert report["agreement"]["scores_identical"] == 6
+
+
+def test_reset_during_the_link_probe(
+    model: runner.ModelFacts, pipeline: runner.HostPipeline, frames_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    with device_for(model, pipeline) as device:
+        device.faults.reset_at_request = 3  # the second ECHO of the probe
+        report = runner.BenchRun(config(device.url, frames_dir, out)).run()
+    assert report["resets"] == 1 and report["frames"]["missing"] == 0
+    assert report["link"]["probe"] is None

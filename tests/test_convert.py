@@ -62,7 +62,9 @@ def test_softmax_beta_is_patched_in_place():
     patched = convert.set_softmax_beta(flatbuffer, 0.5)
     assert convert.softmax_beta(patched) == 0.5
     assert len(patched) == len(flatbuffer)
-    changed = np.flatnonzero(np.frombuffer(patched, np.uint8) != np.frombuffer(flatbuffer, np.uint8))
+    changed = np.flatnonzero(
+        np.frombuffer(patched, np.uint8) != np.frombuffer(flatbuffer, np.uint8)
+    )
     assert 1 <= len(changed) <= 4 and changed.max() - changed.min() < 4
     with pytest.raises(ValueError):
         convert.set_softmax_beta(flatbuffer, 0.0)

@@ -191,6 +191,7 @@ def test_load_frames_reports_skipped(tmp_path: Path) -> None:
 
 
 @needs_datasets
+@pytest.mark.dataset
 def test_scan_shared_datasets() -> None:
     scan = data.scan_datasets([SEED_SET, NIH_SET])
     assert scan.skipped == []

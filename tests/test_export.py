@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from model_fixtures import write_tiny_model_dir
-
 from tinyxray import export_c, model_card
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,8 +64,18 @@ def test_generated_sources_compile_and_match(exported, tmp_path):
     )
     binary = tmp_path / "main"
     subprocess.run(
-        ["g++", "-std=c++17", "-O0", "-Wall", "-Werror", f"-I{out}", str(program),
-         str(out / "model_data.cc"), "-o", str(binary)],
+        [
+            "g++",
+            "-std=c++17",
+            "-O0",
+            "-Wall",
+            "-Werror",
+            f"-I{out}",
+            str(program),
+            str(out / "model_data.cc"),
+            "-o",
+            str(binary),
+        ],
         check=True,
     )
     printed = subprocess.run([str(binary)], check=True, capture_output=True, text=True).stdout
@@ -75,7 +84,12 @@ def test_generated_sources_compile_and_match(exported, tmp_path):
     for byte in data:
         expected_sum = (expected_sum * 31 + byte) % (1 << 32)
     assert printed.split() == [
-        str(len(data)), str(expected_sum), "0", "Pneumonia", "-128", str(len(card.ops))
+        str(len(data)),
+        str(expected_sum),
+        "0",
+        "Pneumonia",
+        "-128",
+        str(len(card.ops)),
     ]
 
 

@@ -89,7 +89,13 @@ def test_deterministic_fuzz_million_inputs(tmp_path: Path) -> None:
     match = re.search(r"fuzz_loop: (\d+) inputs, (\d+) bytes, ([\d.]+) s", result.stdout)
     assert match, result.stdout
     assert int(match.group(1)) == FUZZ_INPUTS
-    print(result.stdout.strip())
+    # The generated inputs must reach every reply and every error the fuzz board can cause
+    # (all but BACKEND_ERROR, which needs a failing backend).
+    replies = dict(re.findall(r"(\w+)=(\d+)", result.stdout.split("replies:")[1].split("\n")[0]))
+    assert all(int(count) > 0 for count in replies.values()), replies
+    errors = dict(re.findall(r"(\d+)=(\d+)", result.stdout.split("error codes:")[1].split("\n")[0]))
+    assert all(int(errors[str(code)]) > 0 for code in range(1, 12)), errors
+    print(result.stdout.strip())  # reply and error counts: which paths ran
 
 
 @clang_required

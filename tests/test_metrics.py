@@ -50,7 +50,12 @@ def test_confusion_with_uncertain_column():
     )
     np.testing.assert_array_equal(matrix, expected)
     # With a threshold above 0.65 the correct Normal also becomes uncertain.
-    assert metrics.confusion_with_uncertain(LABELS, PROBS, threshold=0.7)[1].tolist() == [1, 0, 0, 1]
+    assert metrics.confusion_with_uncertain(LABELS, PROBS, threshold=0.7)[1].tolist() == [
+        1,
+        0,
+        0,
+        1,
+    ]
 
 
 def test_expected_calibration_error_by_hand():

@@ -5,7 +5,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from model_fixtures import synthetic_frames, tiny_model_and_int8
-
 from tinyxray import model_card, preprocess, tflm_oracle
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,7 +88,9 @@ def test_committed_default_model_is_bit_exact_with_litert_ref():
 def test_int8_host_inference_benchmark(benchmark, flatbuffer):
     """pytest-benchmark: one int8 inference on the TFLM oracle (run with --benchmark-enable)."""
     card_path = REPO / "models" / "default" / "model_card.json"
-    model_bytes = model_card.load(card_path).tflite_path.read_bytes() if card_path.exists() else flatbuffer
+    model_bytes = (
+        model_card.load(card_path).tflite_path.read_bytes() if card_path.exists() else flatbuffer
+    )
     oracle = tflm_oracle.Int8Model(model_bytes)
     frame = _int8_frames(1, seed=1)[0]
     scores = benchmark(oracle.invoke, frame)

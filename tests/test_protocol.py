@@ -218,6 +218,13 @@ def test_parse_info() -> None:
     assert info.max_packet == 9240
     assert info.cost_unit == "instructions"
     assert info.camera is False
+    assert info.max_request is None
+    assert (
+        protocol.parse_info(
+            protocol.format_info({**INFO_FIELDS, "max_request": "32768"})
+        ).max_request
+        == 32768
+    )
     assert info.fields["future_key"] == "x=y"
 
 

@@ -5,22 +5,40 @@ class folders. Writes only under tmp_path (never over the committed model).
 """
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-
 from tinyxray import evaluate, export_c, model_card, train
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "datasets"
 
 
+def _copy_some(source: Path, target: Path, per_folder: int) -> None:
+    """Copy the first few images of every class folder, keeping the layout."""
+    for folder in sorted(path for path in source.rglob("*") if path.is_dir()):
+        images = sorted(
+            p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"}
+        )
+        if not images:
+            continue
+        destination = target / folder.relative_to(source)
+        destination.mkdir(parents=True, exist_ok=True)
+        for image in images[:per_folder]:
+            shutil.copy(image, destination / image.name)
+
+
 def _dataset(tmp_path: Path) -> list[str]:
+    """A few real images per class of both sources if present, else synthetic PNGs."""
     roots = [SHARED / "covid19-image-dataset", SHARED / "nih-cxr8-adult-subset"]
     if all(root.is_dir() for root in roots):
-        return [str(root) for root in roots]
+        copies = [tmp_path / "data" / root.name for root in roots]
+        _copy_some(roots[0], copies[0], 6)
+        _copy_some(roots[1], copies[1], 10)
+        return [str(root) for root in copies]
     rng = np.random.default_rng(0)
     root = tmp_path / "synthetic"
     for index, label in enumerate(("Covid", "Normal", "Pneumonia")):
@@ -38,8 +56,18 @@ def test_smoke_pipeline(tmp_path, monkeypatch):
     roots = _dataset(tmp_path)
     run = tmp_path / "run"
     code = train.main(
-        ["--preset", "tiny", "--data", *roots, "--out", str(run), "--limit", "60",
-         "--epochs", "1", "--quiet", "--no-evaluate"]
+        [
+            "--preset",
+            "tiny",
+            "--data",
+            *roots,
+            "--out",
+            str(run),
+            "--epochs",
+            "1",
+            "--quiet",
+            "--no-evaluate",
+        ]
     )
     assert code == 0
     summary = json.loads((run / "train_summary.json").read_text())
@@ -58,10 +86,23 @@ def test_smoke_pipeline(tmp_path, monkeypatch):
     )
 
     report_dir = tmp_path / "report"
-    assert evaluate.main(
-        ["--model", str(run / "model_int8.tflite"), "--float-model", str(run / "model_float.keras"),
-         "--data", *roots, "--split-file", str(run / "split.csv"), "--out", str(report_dir)]
-    ) == 0
+    assert (
+        evaluate.main(
+            [
+                "--model",
+                str(run / "model_int8.tflite"),
+                "--float-model",
+                str(run / "model_float.keras"),
+                "--data",
+                *roots,
+                "--split-file",
+                str(run / "split.csv"),
+                "--out",
+                str(report_dir),
+            ]
+        )
+        == 0
+    )
     report = json.loads((report_dir / "report.json").read_text())
     assert "not a diagnostic device" in report["disclaimer"].lower()
     assert set(report["models"]) == {"float", "int8"}

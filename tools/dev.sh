@@ -147,7 +147,10 @@ cmd_test() {
   run_stage "ruff check" ruff check .
   run_stage "ruff format --check" ruff format --check .
   run_stage "pio run (host, qemu_m4)" pio run -e host -e qemu_m4
-  run_stage "pio test (host, qemu_m4)" pio test -e host -e qemu_m4
+  # Unit-test builds get their own build folder, so they neither replace nor
+  # force a rebuild of the firmware that pytest's virtual boards run.
+  run_stage "pio test (host, qemu_m4)" \
+    env PLATFORMIO_BUILD_DIR="$TINYXRAY_ROOT/.pio/build-test" pio test -e host -e qemu_m4
   if [ -f firmware/fuzz/run.sh ]; then
     run_stage "firmware fuzz" bash firmware/fuzz/run.sh
   fi

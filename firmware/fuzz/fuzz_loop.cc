@@ -13,6 +13,8 @@
 #include "protocol.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
+unsigned long long FuzzReplyCount(uint8_t type);
+unsigned long long FuzzErrorCount(uint8_t code);
 
 namespace {
 
@@ -64,7 +66,7 @@ void AppendCommand() {
   uint8_t* payload = g_raw + 4;
   const size_t room = protocol::kMaxPacket - 8;
   // Big inputs (96x96 frames, oversized frames) are rare so the run stays fast.
-  const uint32_t pick = Below(200);
+  const uint32_t pick = Below(400);
   switch (pick < 2 ? 8 : pick % 8) {
     case 0:
       AppendPacket(protocol::kHello, Below(10) == 0 ? 1 : 0);
@@ -93,7 +95,8 @@ void AppendCommand() {
       break;
     case 3:
       payload[0] = static_cast<uint8_t>(Next());
-      AppendPacket(protocol::kCamera, Below(8) == 0 ? 1 : 2 + Below(3));  // valid ones run a capture
+      // Only one in eight is valid: a valid one runs a capture and preprocessing.
+      AppendPacket(protocol::kCamera, Below(8) == 0 ? 1 : 2 + Below(3));
       break;
     case 4: {
       const size_t n = SmallLength();
@@ -182,6 +185,9 @@ int main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   for (unsigned long long i = 0; i < inputs; ++i) {
     g_size = 0;
+    // Raw mode (first byte even): the driver builds valid and broken frames itself.
+    const uint8_t mode = 0;
+    Append(&mode, 1);
     const int commands = 1 + static_cast<int>(Below(4));
     for (int c = 0; c < commands; ++c) AppendCommand();
     if (Below(3) == 0) Mutate();
@@ -190,6 +196,19 @@ int main(int argc, char** argv) {
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const struct {
+    const char* name;
+    uint8_t type;
+  } replies[] = {{"INFO", protocol::kInfo},   {"RESULT", protocol::kResult},
+                 {"BENCH_RESULT", protocol::kBenchResult}, {"FRAME", protocol::kFrame},
+                 {"ECHO_REPLY", protocol::kEchoReply},     {"ERROR", protocol::kError}};
+  std::printf("replies:");
+  for (const auto& reply : replies) std::printf(" %s=%llu", reply.name, FuzzReplyCount(reply.type));
+  std::printf("\nerror codes:");
+  for (uint8_t code = 1; code <= protocol::kBackendError; ++code) {
+    std::printf(" %u=%llu", code, FuzzErrorCount(code));
+  }
+  std::printf("\n");
   std::printf("fuzz_loop: %llu inputs, %llu bytes, %.1f s, %.0f inputs/s, no crash\n", inputs,
               bytes, seconds, inputs / (seconds > 0 ? seconds : 1));
   return 0;

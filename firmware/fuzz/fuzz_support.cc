@@ -26,9 +26,12 @@ void CostCounterInit() {}
 uint32_t CostNow() { return g_cost += 7; }  // deterministic
 const char* CostUnit() { return "instructions"; }
 
-// A fake camera: a fixed gradient frame, so CAMERA runs the full path.
+// A fake camera: a fixed gradient frame, so CAMERA runs the full path; every
+// fourth capture fails, like a camera that times out.
 bool HasCamera() { return true; }
 bool GetImage(const uint8_t** pixels, uint16_t* width, uint16_t* height) {
+  static uint32_t captures = 0;
+  if (++captures % 4 == 0) return false;
   static uint8_t frame[40 * 30];
   for (size_t i = 0; i < sizeof(frame); ++i) frame[i] = static_cast<uint8_t>(i);
   *pixels = frame;

@@ -13,7 +13,6 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-
 from tinyxray.aot.report import KERNELS_DIR
 
 HOST_CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC"]
@@ -56,10 +55,8 @@ def build_shared_library(
     flags = [*HOST_CFLAGS, "-DMODEL_AOT_DEBUG"] if debug else list(HOST_CFLAGS)
     inputs = [str(p) for p in (kernel_objects or sorted(KERNELS_DIR.glob("*.c")))]
     inputs.append(str(model_dir / "model_aot.c"))
-    _run(
-        [_compiler(cc), *flags, "-shared", f"-I{KERNELS_DIR}", f"-I{model_dir}", *inputs]
-        + ["-o", str(output)]
-    )
+    includes = [f"-I{KERNELS_DIR}", f"-I{model_dir}"]
+    _run([_compiler(cc), *flags, "-shared", *includes, *inputs, "-o", str(output)])
     return output
 
 

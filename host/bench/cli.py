@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -23,7 +22,6 @@ VIRTUAL_BOARDS = ("host", "qemu")
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="bench",
         description=(
             "Stream frames to a board running the tinyxray firmware and compare its answers "
             "with the host int8 model. Research tool, not a diagnostic device."
@@ -79,8 +77,6 @@ def open_port(port: str) -> Iterator[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    # The host oracle imports TensorFlow's runtime; keep its start-up chatter quiet.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         with open_port(args.port) as url:
             config = runner.BenchConfig(

@@ -149,6 +149,9 @@ class LinkStats:
         return dataclasses.asdict(self)
 
 
+READ_TIMEOUT = 0.05
+READ_CHUNK = 1 << 16
+
 SerialFactory = Callable[[str, float], serial.SerialBase]
 
 
@@ -156,7 +159,7 @@ def open_serial(url: str, timeout: float) -> serial.SerialBase:
     """Opens a pyserial URL or device with a short read timeout and a write timeout."""
     port = serial.serial_for_url(url, do_not_open=True)
     port.baudrate = 115200  # Ignored by USB CDC, ptys and sockets; real UARTs use it.
-    port.timeout = 0.05
+    port.timeout = READ_TIMEOUT
     port.write_timeout = timeout
     port.open()
     return port
@@ -255,8 +258,7 @@ class Link:
         port = self._require_port()
         while time.monotonic() < deadline:
             try:
-                waiting = port.in_waiting
-                data = port.read(max(1, min(waiting, 1 << 16)))
+                data = self._read_available(port)
             except (serial.SerialException, OSError) as error:
                 self._lost(error)
             if not data:
@@ -273,6 +275,21 @@ class Link:
             if self._queue:
                 return True
         return False
+
+    @staticmethod
+    def _read_available(port: serial.SerialBase) -> bytes:
+        """Waits up to the port's short timeout for data, then takes all that has arrived."""
+        waiting = port.in_waiting
+        data = port.read(max(1, min(waiting, READ_CHUNK)))
+        if data and waiting <= 1:
+            # Some transports (socket://) report only "readable" in in_waiting:
+            # take the rest without blocking.
+            port.timeout = 0
+            try:
+                data += port.read(READ_CHUNK)
+            finally:
+                port.timeout = READ_TIMEOUT
+        return data
 
     def discard_stale(self) -> None:
         """Drops packets that arrived before a request: late replies, a BOOT already past."""

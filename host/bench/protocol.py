@@ -114,31 +114,20 @@ class PacketError(ProtocolError):
 
 def cobs_encode(data: bytes) -> bytes:
     """COBS-encodes `data` (no delimiter). A final full block gets no extra code byte."""
-    out = bytearray([0])
-    code_index = 0
-    code = 1
-    closed_full = False
-    for byte in data:
-        closed_full = False
-        if byte == 0:
-            out[code_index] = code
-            code_index = len(out)
-            out.append(0)
-            code = 1
-            continue
-        out.append(byte)
-        code += 1
-        if code == 0xFF:
-            out[code_index] = code
-            code_index = len(out)
-            out.append(0)
-            code = 1
-            closed_full = True
-    if closed_full:
-        # The input ended exactly with a full 254-byte block: no empty block follows.
-        del out[code_index]
-    else:
-        out[code_index] = code
+    out = bytearray()
+    segments = bytes(data).split(b"\x00")
+    last = len(segments) - 1
+    for index, segment in enumerate(segments):
+        start = 0
+        while len(segment) - start >= 254:
+            out.append(0xFF)
+            out += segment[start : start + 254]
+            start += 254
+        rest = segment[start:]
+        # Every zero ends a block; the input's end does too, unless it fell on a full block.
+        if index < last or rest or not segment:
+            out.append(len(rest) + 1)
+            out += rest
     return bytes(out)
 
 
@@ -414,6 +403,11 @@ class DeviceInfo:
     @property
     def max_packet(self) -> int:
         return self._int("max_packet")
+
+    @property
+    def max_request(self) -> int | None:
+        """The largest CHUNK-assembled payload, when the device reports it."""
+        return self._int("max_request") if "max_request" in self.fields else None
 
     @property
     def cost_unit(self) -> str:

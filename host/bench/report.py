@@ -105,6 +105,12 @@ def build_report(
             ),
             "throughput_bytes_per_s": wire / round_trips if round_trips else None,
             "round_trip_s": _summary([r["round_trip_s"] for r in session_records]),
+            "probe": session.get("link_probe"),
+            "wire_fraction": (
+                wire / session["link_probe"]["bytes_per_s"] / frames_seconds
+                if session.get("link_probe") and frames_seconds
+                else None
+            ),
             "stats": session.get("link"),
         }
     if records:
@@ -217,9 +223,10 @@ def format_summary(report: dict[str, Any]) -> str:
             f"max {bench['max']:,} {cost['unit']}"
         )
     lines += [
-        f"link     {_fmt(link.get('images_per_s'), 2)} images/s, "
-        f"busy {_pct(link.get('busy_fraction'))}, "
-        f"{_fmt((link.get('throughput_bytes_per_s') or 0) / 1000, 1)} kB/s",
+        f"link     {_fmt(link.get('images_per_s'), 2)} images/s end to end, a request "
+        f"outstanding {_pct(link.get('busy_fraction'))} of the time",
+        f"wire     {_fmt(((link.get('probe') or {}).get('bytes_per_s') or 0) / 1000, 1)} kB/s "
+        f"raw (ECHO probe), carrying frames {_pct(link.get('wire_fraction'))} of the time",
         f"overhead {_fmt(overhead.get('max'))} bytes per frame "
         f"({_pct(link.get('overhead_fraction_per_frame'))} of the pixels)",
         f"report   {report['run_dir']}/report.md",
@@ -313,6 +320,10 @@ def _markdown(report: dict[str, Any]) -> str:
         "",
         f"- End to end: {_fmt(link.get('images_per_s'), 2)} images/s; link busy "
         f"{_pct(link.get('busy_fraction'))} of the streaming time",
+        f"- Raw transport speed (ECHO probe, one way): "
+        f"{_fmt((link.get('probe') or {}).get('bytes_per_s'), 0)} bytes/s; the wire carried "
+        f"frame data {_pct(link.get('wire_fraction'))} of the streaming time (the rest is "
+        "the device computing and the host waiting)",
         f"- Throughput while busy: {_fmt(link.get('throughput_bytes_per_s'), 0)} bytes/s; "
         f"round trip median {_fmt(round_trip.get('median'), 4)} s, max "
         f"{_fmt(round_trip.get('max'), 4)} s",

@@ -368,6 +368,31 @@ class BenchRun:
             f"{command.name}: the device reset more than {self.config.max_resets} times in a row"
         )
 
+    def _probe_link(self, rounds: int = 3) -> dict[str, float] | None:
+        """Times ECHO of a frame-sized payload: the raw speed of the transport, one way."""
+        assert self.link is not None and self.info is not None
+        height, width, _ = self.info.input_shape
+        size = min(height * width, self.info.max_packet - protocol.MIN_PACKET_BYTES)
+        payload = bytes(range(1, 256)) * (size // 255 + 1)
+        payload = payload[:size]
+        wire = len(protocol.encode_frame(protocol.Command.ECHO, 1, payload))
+        times = []
+        for _ in range(rounds):
+            started = time.monotonic()
+            try:
+                self.link.call(protocol.Command.ECHO, payload, protocol.Reply.ECHO_REPLY)
+            except link_module.DeviceReset as error:
+                self._recover(error)
+                return None
+            times.append(time.monotonic() - started)
+        round_trip = float(np.median(times))
+        # The device reads the whole request before it answers: out and back in sequence.
+        return {
+            "payload_bytes": size,
+            "round_trip_s": round_trip,
+            "bytes_per_s": 2 * wire / round_trip,
+        }
+
     def _infer(self, prepared: PreparedFrame) -> tuple[protocol.Packet, bytes, float]:
         height, width = prepared.pixels.shape
         payload = protocol.infer_payload(prepared.pixels, width, height)
@@ -502,6 +527,7 @@ class BenchRun:
                     "interrupted": True,
                 }
                 try:
+                    self.session["link_probe"] = self._probe_link()
                     self._stream(pipeline, results)
                     self.session["interrupted"] = False
                 finally:

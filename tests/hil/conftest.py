@@ -44,6 +44,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run only this virtual board (default: host and qemu)",
     )
     group.addoption(
+        "--data",
+        default=None,
+        help="frames for the bench-run tests (default: the committed sample frames)",
+    )
+    group.addoption(
         "--firmware", default=None, help="a prebuilt virtual board firmware (with --board)"
     )
 
@@ -103,9 +108,12 @@ def fresh_dut(dut: Dut) -> Iterator[Dut]:
 
 
 @pytest.fixture(scope="session")
-def samples() -> Path:
+def samples(request: pytest.FixtureRequest) -> Path:
+    data = request.config.getoption("--data", default=None)
+    if data:
+        return Path(data)
     if not (SAMPLES / "samples.csv").is_file():
-        pytest.skip(f"no sample frames at {SAMPLES}")
+        pytest.skip(f"no sample frames at {SAMPLES} (or pass --data DIR)")
     return SAMPLES
 
 

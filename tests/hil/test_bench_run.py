@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ def recorded_frames(run_dir: Path) -> list[str]:
     return [json.loads(line)["frame"] for line in lines]
 
 
+@pytest.mark.slow
 def test_sample_run_matches_the_host_int8_model(dut: Dut, samples: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     with dut.released() as url:
@@ -45,6 +48,7 @@ def test_sample_run_matches_the_host_int8_model(dut: Dut, samples: Path, tmp_pat
     print(f"\n[{dut.target}] " + json.dumps(report["link"], default=str)[:600])
 
 
+@pytest.mark.slow
 def test_reset_mid_run_loses_and_duplicates_nothing(
     dut: Dut, sample_subset: Path, tmp_path: Path
 ) -> None:
@@ -73,6 +77,7 @@ def test_reset_mid_run_loses_and_duplicates_nothing(
     assert report["frames"]["missing"] == 0 and report["frames"]["duplicates"] == []
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_where_it_stopped(
     dut: Dut, sample_subset: Path, tmp_path: Path
 ) -> None:
@@ -86,3 +91,20 @@ def test_interrupted_run_resumes_where_it_stopped(
     assert names[:5] == first
     assert len(names) == len(set(names)) == 12
     assert report["sessions"] == 2
+
+
+@pytest.mark.slow
+def test_bench_script_end_to_end(dut: Dut, sample_subset: Path, tmp_path: Path) -> None:
+    """`python host/bench.py --port URL` as a user runs it: exit 0, summary, report files."""
+    out = tmp_path / "run"
+    script = Path(__file__).resolve().parents[2] / "host" / "bench.py"
+    command = [sys.executable, str(script), "--data", str(sample_subset), "--out", str(out)]
+    command += ["--bench-n", "2", "--no-progress", "--timeout", "30"]
+    with dut.released() as url:
+        result = subprocess.run(
+            [*command, "--port", url], capture_output=True, text=True, timeout=600, check=False
+        )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Research tool, not a diagnostic device." in result.stdout
+    assert "12/12 done, 0 missing, 0 duplicated" in result.stdout
+    assert json.loads((out / "report.json").read_text())["frames"]["done"] == 12

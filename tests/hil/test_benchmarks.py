@@ -56,7 +56,9 @@ def test_qemu_instructions_per_inference(dut: Dut, benchmark) -> None:
         return protocol.parse_bench_result(reply.payload)
 
     result = benchmark.pedantic(bench, rounds=1, iterations=1)
-    # The emulator is deterministic (-icount): every run costs the same.
-    assert result.minimum == result.median == result.maximum > 0
+    # The emulator counts instructions (-icount): runs of one frame differ only by
+    # the few instructions of the timer interrupts that fall inside them.
+    assert result.minimum > 0
+    assert result.maximum - result.minimum <= 0.001 * result.median
     benchmark.extra_info["instructions_per_inference"] = result.median
     print(f"\nQEMU Cortex-M4: {result.median:,} instructions per inference")

@@ -121,6 +121,16 @@ def test_chunk_bad_arguments(fresh_dut: Dut) -> None:
     fresh_dut.expect_error(Code.BAD_ARGUMENT, request_id)  # not a command
 
 
+def test_chunk_total_beyond_max_request(fresh_dut: Dut) -> None:
+    assert fresh_dut.info is not None
+    if fresh_dut.info.max_request is None:
+        pytest.skip("the device does not report max_request")
+    total = fresh_dut.info.max_request + 1
+    piece = protocol.CHUNK_HEADER.pack(Command.ECHO, total, 0) + b"x"
+    request_id = send_packet(fresh_dut, Command.CHUNK, piece)
+    fresh_dut.expect_error(Code.TOO_LARGE, request_id)
+
+
 def test_chunked_infer_equals_single_packet_infer(fresh_dut: Dut) -> None:
     frame = model_frame(fresh_dut)
     payload = protocol.infer_payload(frame, frame.shape[1], frame.shape[0])

@@ -1,7 +1,8 @@
 // The portable firmware loop: boot banner and BOOT packet, then frames from
 // the serial port through the frame reader to the command handler. With
 // TINYXRAY_CAMERA_MODE the device also classifies a camera frame every
-// TINYXRAY_CAMERA_PERIOD cost units and sends the RESULT unprompted (id 0).
+// TINYXRAY_CAMERA_PERIOD cost units and sends the RESULT unprompted (id 0),
+// on boards that have a camera.
 #include "app.h"
 
 #include <cstring>
@@ -10,6 +11,7 @@
 #include "commands.h"
 #include "cost_counter.h"
 #include "frame_reader.h"
+#include "image_provider.h"
 #include "inference.h"
 #include "packet.h"
 #include "protocol.h"
@@ -62,7 +64,7 @@ void AppLoop() {
     const FrameReader::Event event = g_reader.Feed(bytes[i]);
     g_handler.OnEvent(event, g_reader.data(), g_reader.size());
   }
-  if (TINYXRAY_CAMERA_MODE && !g_handler.chunk_pending() &&
+  if (TINYXRAY_CAMERA_MODE && !g_handler.chunk_pending() && HasCamera() &&
       CostNow() - g_last_capture >= TINYXRAY_CAMERA_PERIOD) {
     g_last_capture = CostNow();
     g_handler.RunCamera(protocol::kUnpromptedId, false);

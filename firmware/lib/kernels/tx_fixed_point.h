@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 
-/* round((a * b) / 2^31) with ties away from zero; saturates the single
+/* round((a * b) / 2^31), ties rounded up (-1.5 -> -1, 1.5 -> 2); saturates the single
  * overflow case (INT32_MIN * INT32_MIN). */
 static inline int32_t tx_saturating_rounding_doubling_high_mul(int32_t a, int32_t b) {
   if (a == INT32_MIN && b == INT32_MIN) {

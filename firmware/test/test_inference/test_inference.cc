@@ -24,7 +24,8 @@ void Pattern(int kind, int width, int height, uint8_t* out) {
     for (int x = 0; x < width; ++x) {
       long value;
       if (kind == 0) {
-        value = (x * 255L) / (width > 1 ? width - 1 : 1) + (y * 64L) / (height > 1 ? height - 1 : 1);
+        value = (x * 255L) / (width > 1 ? width - 1 : 1) +
+                (y * 64L) / (height > 1 ? height - 1 : 1);
       } else if (kind == 1) {
         value = (x * 7L + y * 13L) ^ (static_cast<long>(x) * y);
       } else {

@@ -93,7 +93,9 @@ void TestHelloVector() {
   } buffer{out, 0};
   PacketWriter writer(ByteSink{[](const uint8_t* d, size_t n, void* c) {
                                  auto* b = static_cast<Buffer*>(c);
-                                 for (size_t i = 0; i < n && b->size < 32; ++i) b->data[b->size++] = d[i];
+                                 for (size_t i = 0; i < n && b->size < 32; ++i) {
+                                   b->data[b->size++] = d[i];
+                                 }
                                },
                                &buffer});
   writer.Begin(protocol::kHello, 1);
@@ -294,7 +296,9 @@ void TestResync() {
   // it, and the next packet is read correctly.
   wire::ClearOutput();
   uint32_t state = 99;
-  for (int i = 0; i < 1000; ++i) wire::SendByte(static_cast<uint8_t>(1 + wire::NextRandom(&state) % 255));
+  for (int i = 0; i < 1000; ++i) {
+    wire::SendByte(static_cast<uint8_t>(1 + wire::NextRandom(&state) % 255));
+  }
   wire::SendByte(0);
   SendPacket(protocol::kHello, 60, nullptr, 0);
   TT_CHECK_EQ(Replies(), 2u);
@@ -317,7 +321,9 @@ void TestResync() {
   for (int frame = 0; frame < 200; ++frame) {
     wire::ClearOutput();
     const uint32_t length = 1 + wire::NextRandom(&state) % 40;
-    for (uint32_t i = 0; i < length; ++i) wire::SendByte(static_cast<uint8_t>(1 + wire::NextRandom(&state) % 255));
+    for (uint32_t i = 0; i < length; ++i) {
+      wire::SendByte(static_cast<uint8_t>(1 + wire::NextRandom(&state) % 255));
+    }
     wire::SendByte(0);
     if (Replies() != 1 || ReplyAt(0).type != protocol::kError) ++bad;
   }

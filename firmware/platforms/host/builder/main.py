@@ -36,11 +36,12 @@ env.Append(
 )
 
 if "__test" in COMMAND_LINE_TARGETS:
-    # A unit test supplies main(); keep the board support, drop its entry.
+    # A unit test supplies main(); keep the board support, drop its entry. The
+    # test program gets its own name so it never replaces the firmware.
     src_filter = env.get("SRC_FILTER") or ["+<*>"]
     if not isinstance(src_filter, list):
         src_filter = [src_filter]
-    env.Replace(SRC_FILTER=[*src_filter, "-<boards/*/main.cc>"])
+    env.Replace(SRC_FILTER=[*src_filter, "-<boards/*/main.cc>"], PROGNAME="test_program")
 
 
 def print_memory_use(target, source, env):

@@ -108,9 +108,14 @@ void SerialWrite(const uint8_t* data, size_t length) {
     if (count < 0 && errno != EAGAIN && errno != EINTR) {
       return;  // The pty is gone; nothing can be delivered.
     }
-    // The pty buffer is full until a client reads: wait, do not spin.
+    // The pty buffer is full until a client reads: wait, do not spin. With
+    // no client at all (hang-up) the bytes have nowhere to go: drop them, as
+    // a USB board does when no host has its port open.
     pollfd ready{g_master, POLLOUT, 0};
     poll(&ready, 1, 10);
+    if (ready.revents & POLLHUP) {
+      return;
+    }
   }
 }
 

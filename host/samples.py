@@ -1,0 +1,101 @@
+"""Export a small balanced set of sample frames from a run's leak-free test split.
+
+    python -m tinyxray.samples --split-file runs/default/split.csv --out models/samples
+
+Each frame is the output of preprocessing steps 1-3 (decode to grayscale, reflect-pad to a
+square, area-resize to 96x96), saved as an 8-bit grayscale PNG and NOT blurred, so that
+running the full pipeline on it gives exactly the frame the pipeline gives on the original.
+Writes samples.csv (file,label,source,original) and ATTRIBUTION.md. Research use only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tinyxray import preprocess
+
+ATTRIBUTION = """# Sample frames: attribution
+
+96x96 grayscale frames (preprocessing steps 1-3: grayscale, reflect-pad to square, area
+resize; not blurred) derived from images of the leak-free TEST split of the default model's
+training run (none of them, nor any duplicate or same-patient image, was used for training
+or validation). Selection: {per_group} random images per (source, class), seed {seed}.
+
+Sources:
+- covid19-image-dataset: the public Kaggle "Covid-19 Image Dataset" (Pranav Raikokte), as
+  re-hosted by public classification mirrors. The Covid images come from public case reports
+  collected by the ieee8023 covid-chestxray-dataset project (per-image licences as listed by
+  that project); the Normal and Viral Pneumonia images appear to be paediatric radiographs.
+- nih-cxr8-adult-subset: NIH Clinical Center ChestX-ray8 (Wang et al., CVPR 2017), in the
+  selection of the DarkCovidNet study (Ozturk et al. 2020). The NIH release may be used
+  freely with acknowledgement of the NIH Clinical Center. Labels were mined by NLP from
+  reports and are noisy.
+
+The `original` column of samples.csv names each frame's source file.
+
+**Research use only. Not for diagnosis. tinyxray is a research tool, not a diagnostic device.**
+"""
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+
+
+def export_samples(split_file: Path, out: Path, per_group: int = 6, seed: int = 0) -> list[dict]:
+    """Write PNG frames + samples.csv + ATTRIBUTION.md; returns the csv rows."""
+    with Path(split_file).open(newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["split"] == "test"]
+    if not rows:
+        raise ValueError(f"{split_file} has no test rows")
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[(row["source"], row["label"])].append(row)
+    rng = np.random.default_rng(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.png"):
+        old.unlink()
+    written = []
+    for (source, label), members in sorted(groups.items()):
+        members = sorted(members, key=lambda row: row["file"])
+        chosen = rng.choice(len(members), size=min(per_group, len(members)), replace=False)
+        for number, index in enumerate(sorted(chosen)):
+            row = members[int(index)]
+            frame = preprocess.pad_resize(preprocess.load_grayscale(row["file"]), 96)
+            name = f"{_safe(label)}_{_safe(source)}_{number:02d}.png"
+            Image.fromarray(frame, mode="L").save(out / name)
+            written.append(
+                {
+                    "file": name,
+                    "label": label,
+                    "source": source,
+                    "original": Path(row["file"]).name,
+                }
+            )
+    with (out / "samples.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["file", "label", "source", "original"])
+        writer.writeheader()
+        writer.writerows(written)
+    (out / "ATTRIBUTION.md").write_text(ATTRIBUTION.format(per_group=per_group, seed=seed))
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split-file", required=True, type=Path)
+    parser.add_argument("--out", default=Path("models/samples"), type=Path)
+    parser.add_argument("--per-group", type=int, default=6, help="frames per (source, class)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    rows = export_samples(args.split_file, args.out, args.per_group, args.seed)
+    print(f"wrote {len(rows)} frames to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

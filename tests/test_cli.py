@@ -1,0 +1,49 @@
+"""The `tinyxray` command dispatches to the stage modules present."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from tinyxray import cli
+
+
+def test_usage_lists_only_existing_stages(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--help"]) == 0
+    output = capsys.readouterr().out
+    assert "virtual-board" in output
+    for name in cli.STAGES:
+        assert (name in cli.available_stages()) == (f"  {name} " in output)
+
+
+def test_no_arguments_prints_usage_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([]) == 2
+    assert "usage: tinyxray" in capsys.readouterr().out
+
+
+def test_unknown_command_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["no-such-stage"]) == 2
+    assert "unknown command 'no-such-stage'" in capsys.readouterr().err
+
+
+def test_dispatch_passes_arguments_to_the_stage() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tinyxray.cli", "virtual-board", "banner", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert "{host,qemu}" in result.stdout
+
+
+def test_dispatch_reports_stage_errors() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tinyxray.cli", "virtual-board", "banner", "nano33ble"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr

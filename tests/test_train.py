@@ -1,0 +1,66 @@
+"""Training helpers: presets, overrides, split fractions, class weights, precise BatchNorm."""
+
+import keras
+import numpy as np
+import pytest
+from tinyxray import model, train
+
+
+def test_presets_match_the_study():
+    assert model.get_preset("case1").head_units == 8 and model.get_preset("case1").dropout == 0.15
+    assert model.get_preset("case2").architecture == "efficientnetb0"
+    assert model.get_preset("case2").learning_rate == 0.001
+    assert model.get_preset("case3").head_units == 32
+    assert model.get_preset("case4").dropout == 0.1
+    for name in ("case1", "case2", "case3", "case4"):
+        preset = model.get_preset(name)
+        assert (preset.epochs, preset.batch_size, preset.validation_fraction) == (20, 32, 0.2)
+    with pytest.raises(ValueError, match="unknown preset"):
+        model.get_preset("case9")
+
+
+def test_batchnorm_momentum_is_not_keras_default():
+    built = model.build_model(model.get_preset("tiny"))
+    momenta = {
+        layer.momentum
+        for layer in built.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    }
+    assert momenta == {model.BN_MOMENTUM}
+
+
+def test_parse_overrides_types_values():
+    overrides = train.parse_overrides(
+        ["bn_momentum=0.99", "augment=false", "epochs=3", "stem_filters=none", "lr_schedule=cosine"]
+    )
+    assert overrides == {
+        "bn_momentum": 0.99,
+        "augment": False,
+        "epochs": 3,
+        "stem_filters": None,
+        "lr_schedule": "cosine",
+    }
+    with pytest.raises(SystemExit):
+        train.parse_overrides(["no_such_field=1"])
+
+
+def test_split_fractions_and_class_weights():
+    assert train.split_fractions(0.2, 0.2) == pytest.approx((0.64, 0.16, 0.2))
+    weights = train.class_weights(np.array([0, 0, 0, 1, 2, 2]), 3)
+    assert weights == pytest.approx({0: 6 / 9, 1: 2.0, 2: 1.0})
+
+
+def test_reestimate_batchnorm_gives_the_training_mean():
+    inputs = keras.Input((4, 4, 1))
+    outputs = keras.layers.BatchNormalization(momentum=0.99, name="bn")(inputs)
+    bn_model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(0)
+    images = rng.normal(50.0, 10.0, size=(64, 4, 4, 1)).astype("float32")
+    batches = model.reestimate_batchnorm(bn_model, images, batch_size=16)
+    assert batches == 4
+    layer = bn_model.get_layer("bn")
+    assert float(layer.moving_mean.numpy()[0]) == pytest.approx(images.mean(), rel=1e-4)
+    # Mean of the per-batch variances (precise BN), close to the population variance.
+    per_batch = [images[i : i + 16].var() for i in range(0, 64, 16)]
+    assert float(layer.moving_variance.numpy()[0]) == pytest.approx(np.mean(per_batch), rel=1e-3)
+    assert layer.momentum == 0.99  # restored
