@@ -135,14 +135,20 @@ def load_predictor(path: Path, temperature: float = 1.0) -> Predictor:
     raise ValueError(f"unsupported model file {path} (expected .tflite or .keras)")
 
 
+def train_keys(record: data.ImageRecord) -> tuple[str, ...]:
+    from tinyxray import train
+
+    return train.split_key(record.path, record.source)
+
+
 def evaluation_sets(
     records: list[data.ImageRecord], split_file: Path | None
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Named index arrays into records, plus notes (e.g. contamination of the original test)."""
     notes: dict[str, Any] = {}
     sets: dict[str, np.ndarray] = {}
-    paths = [str(record.path) for record in records]
-    split_of: dict[str, str] = {}
+    paths = [train_keys(record) for record in records]
+    split_of: dict[tuple[str, ...], str] = {}
     if split_file is not None:
         from tinyxray import train
 

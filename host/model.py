@@ -43,6 +43,7 @@ class Preset:
     class_balance: bool = False
     lr_schedule: str = "constant"  # "constant" or "cosine"
     warmup_epochs: int = 0
+    weight_decay: float = 0.0  # > 0: AdamW with this decoupled decay
     bn_momentum: float = BN_MOMENTUM
     reestimate_bn: bool = False
 

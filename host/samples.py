@@ -37,7 +37,7 @@ Sources:
   freely with acknowledgement of the NIH Clinical Center. Labels were mined by NLP from
   reports and are noisy.
 
-The `original` column of samples.csv names each frame's source file.
+The `original` column of samples.csv is each frame's source file inside its dataset folder.
 
 **Research use only. Not for diagnosis. tinyxray is a research tool, not a diagnostic device.**
 """
@@ -45,6 +45,14 @@ The `original` column of samples.csv names each frame's source file.
 
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+
+
+def _relative_to_source(path: Path, source: str) -> str:
+    """The original's path inside its dataset root (split/class/file or class/file)."""
+    parts = path.parts
+    if source in parts:
+        return "/".join(parts[len(parts) - 1 - parts[::-1].index(source) + 1 :])
+    return "/".join(parts[-3:])
 
 
 def export_samples(split_file: Path, out: Path, per_group: int = 6, seed: int = 0) -> list[dict]:
@@ -74,7 +82,7 @@ def export_samples(split_file: Path, out: Path, per_group: int = 6, seed: int = 
                     "file": name,
                     "label": label,
                     "source": source,
-                    "original": Path(row["file"]).name,
+                    "original": _relative_to_source(Path(row["file"]), source),
                 }
             )
     with (out / "samples.csv").open("w", newline="") as handle:

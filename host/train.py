@@ -52,15 +52,24 @@ def split_fractions(validation_fraction: float, test_fraction: float) -> tuple[f
     return (rest * (1 - validation_fraction), rest * validation_fraction, test_fraction)
 
 
-def read_split_csv(path: Path) -> dict[str, str]:
-    """Map of image path -> split from a run's split.csv (tinyxray.audit's format)."""
+def split_key(path: str | Path, source: str) -> tuple[str, ...]:
+    """Key matching an image to a split.csv row wherever the dataset root lives.
+
+    The source name plus the last three path components (split/class/file or
+    root/class/file) identify an image independently of the working directory.
+    """
+    return (source, *Path(path).parts[-3:])
+
+
+def read_split_csv(path: Path) -> dict[tuple[str, ...], str]:
+    """Map of split_key -> split from a run's split.csv (tinyxray.audit's format)."""
     import csv
 
     with Path(path).open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    if rows and not ({"file", "split"} <= rows[0].keys()):
-        raise ValueError(f"{path}: expected columns file and split")
-    return {row["file"]: row["split"] for row in rows}
+    if rows and not ({"file", "source", "split"} <= rows[0].keys()):
+        raise ValueError(f"{path}: expected columns file, source and split")
+    return {split_key(row["file"], row["source"]): row["split"] for row in rows}
 
 
 def class_weights(labels: np.ndarray, classes: int) -> dict[int, float]:
@@ -120,6 +129,8 @@ def make_optimizer(preset: model.Preset, steps_per_epoch: int):
         )
     elif preset.lr_schedule != "constant":
         raise ValueError(f"unknown lr_schedule {preset.lr_schedule!r}")
+    if preset.weight_decay > 0:
+        return keras.optimizers.AdamW(learning_rate=rate, weight_decay=preset.weight_decay)
     return keras.optimizers.Adam(learning_rate=rate)
 
 
@@ -245,7 +256,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         bn["batches"] = model.reestimate_batchnorm(keras_model, x_train, preset.batch_size)
         new_logits, _ = logits_and_probs(keras_model, x_val)
         bn["after_reestimate"] = _nll_acc(new_logits, y_val)
-        if bn["after_reestimate"]["nll"] <= bn["before_reestimate"]["nll"]:
+        # Compare after temperature scaling (applied to whichever is kept anyway).
+        for key, logits in (("before_reestimate", val_logits), ("after_reestimate", new_logits)):
+            scaled = logits / convert.fit_temperature(logits, y_val)
+            bn[key]["nll_after_temperature"] = _nll_acc(scaled, y_val)["nll"]
+        if (
+            bn["after_reestimate"]["nll_after_temperature"]
+            <= bn["before_reestimate"]["nll_after_temperature"]
+        ):
             bn["kept"] = "reestimated"
             val_logits = new_logits
         else:
@@ -329,7 +347,10 @@ def training_markdown(summary: dict[str, Any], preset: model.Preset) -> str:
         lines.append(
             f"- After re-estimating BN statistics on the training set ({bn['batches']} batches):"
             f" accuracy {bn['after_reestimate']['accuracy']:.3f},"
-            f" NLL {bn['after_reestimate']['nll']:.3f}; kept: {bn['kept']}."
+            f" NLL {bn['after_reestimate']['nll']:.3f}"
+            " (after temperature scaling: before"
+            f" {bn['before_reestimate']['nll_after_temperature']:.3f},"
+            f" after {bn['after_reestimate']['nll_after_temperature']:.3f}); kept: {bn['kept']}."
         )
     lines += [
         f"- Temperature (validation NLL): {summary['temperature']:.4f}; SOFTMAX beta = 1/T;"
@@ -345,12 +366,12 @@ def training_markdown(summary: dict[str, Any], preset: model.Preset) -> str:
 
 
 def save_float(keras_model, path: Path) -> None:
-    """Save the float model without optimizer state (a third of the size)."""
+    """Save the float model without optimizer state (an uncompiled copy; a third the size)."""
     import keras
 
-    clone = keras.models.clone_model(keras_model)
-    clone.set_weights(keras_model.get_weights())
-    clone.save(path)
+    copy = keras.Model.from_config(keras_model.get_config())
+    copy.set_weights(keras_model.get_weights())
+    copy.save(path)
 
 
 def check_beta(plain: bytes, patched: bytes, frames: np.ndarray, temperature: float) -> dict:

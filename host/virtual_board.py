@@ -25,6 +25,7 @@ starts it, prints the banner a pyserial client read, and stops it.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import fcntl
 import os
@@ -67,6 +68,20 @@ STOP_TIMEOUT_S = 5.0
 
 class VirtualBoardError(RuntimeError):
     """A virtual board could not be built, started or reached."""
+
+
+# Boards still running when Python exits (a crashed test, a forgotten stop())
+# are killed then: they run in their own session and would outlive us.
+_RUNNING: set[subprocess.Popen] = set()
+
+
+@atexit.register
+def _kill_running_boards() -> None:
+    for process in list(_RUNNING):
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    _RUNNING.clear()
 
 
 def pio_environment(root: Path = REPO_ROOT) -> dict[str, str]:
@@ -215,6 +230,7 @@ class VirtualBoard:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        _RUNNING.add(self._process)
         if self.board == "host":
             _wait_for_text(self._log_path, "serial: ", self._process, START_TIMEOUT_S)
             deadline = time.monotonic() + START_TIMEOUT_S
@@ -240,6 +256,7 @@ class VirtualBoard:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        _RUNNING.discard(self._process)
         self._process = None
 
     def kill(self) -> None:
@@ -249,6 +266,7 @@ class VirtualBoard:
         if self._process.poll() is None:
             self._process.kill()
             self._process.wait()
+        _RUNNING.discard(self._process)
         self._process = None
 
     def restart(self) -> None:

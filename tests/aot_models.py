@@ -34,7 +34,8 @@ def _activation(rng: np.random.Generator, keras: Any, x: Any) -> tuple[Any, str]
 def _conv(rng, keras, x, parts: list[str]):
     kernel = int(rng.choice([1, 3]))
     stride = int(rng.choice([1, 2])) if min(x.shape[1], x.shape[2]) >= 4 else 1
-    padding = str(rng.choice(["same", "valid"])) if kernel == 3 and x.shape[1] > 3 else "same"
+    valid_fits = kernel == 3 and min(x.shape[1], x.shape[2]) > 3
+    padding = str(rng.choice(["same", "valid"])) if valid_fits else "same"
     filters = int(rng.integers(2, 17))
     x = keras.layers.Conv2D(
         filters, kernel, strides=stride, padding=padding, use_bias=bool(rng.integers(0, 2))
@@ -169,6 +170,40 @@ def set_softmax_beta(flatbuffer: bytes, beta: float) -> bytes:
     return bytes(builder.Output())
 
 
+def append_requantize(flatbuffer: bytes, scale_factor: float, zero_point: int) -> bytes:
+    """The same model with an int8 -> int8 QUANTIZE appended to its output (re-serialised)."""
+    import copy
+
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flatbuffer, 0))
+    subgraph = model.subgraphs[0]
+    old_output = subgraph.outputs[0]
+    tensor = copy.deepcopy(subgraph.tensors[old_output])
+    tensor.name = b"requantized"
+    tensor.buffer = 0
+    tensor.quantization.scale = [float(np.float32(tensor.quantization.scale[0] * scale_factor))]
+    tensor.quantization.zeroPoint = [int(zero_point)]
+    subgraph.tensors.append(tensor)
+    code = schema.OperatorCodeT()
+    code.builtinCode = schema.BuiltinOperator.QUANTIZE
+    code.deprecatedBuiltinCode = schema.BuiltinOperator.QUANTIZE
+    code.version = 1
+    model.operatorCodes.append(code)
+    op = schema.OperatorT()
+    op.opcodeIndex = len(model.operatorCodes) - 1
+    op.inputs = [old_output]
+    op.outputs = [len(subgraph.tensors) - 1]
+    op.builtinOptionsType = schema.BuiltinOptions.QuantizeOptions
+    op.builtinOptions = schema.QuantizeOptionsT()
+    subgraph.operators.append(op)
+    subgraph.outputs = [len(subgraph.tensors) - 1]
+    builder = flatbuffers.Builder(len(flatbuffer) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
 def random_model(seed: int) -> RandomModel:
     model, description = build_keras_model(seed)
     flatbuffer = convert_int8(model, seed)
@@ -177,6 +212,11 @@ def random_model(seed: int) -> RandomModel:
         beta = float(rng.choice([0.25, 0.5, 2.0, 3.7]))
         flatbuffer = set_softmax_beta(flatbuffer, beta)
         description += f"(beta={beta})"
+    if "softmax" not in description and rng.random() < 0.4:
+        factor = float(rng.choice([0.3, 0.77, 1.0, 2.5]))
+        zero_point = int(rng.integers(-20, 21))
+        flatbuffer = append_requantize(flatbuffer, factor, zero_point)
+        description += f" quantize(x{factor}, zp {zero_point})"
     return RandomModel(seed, description, flatbuffer)
 
 

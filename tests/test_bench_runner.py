@@ -233,3 +233,17 @@ def test_reset_during_the_link_probe(
         report = runner.BenchRun(config(device.url, frames_dir, out)).run()
     assert report["resets"] == 1 and report["frames"]["missing"] == 0
     assert report["link"]["probe"] is None
+
+
+def test_silent_device_is_a_clear_handshake_error(frames_dir: Path, tmp_path: Path) -> None:
+    import socket
+
+    from tinyxray.bench import cli
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        url = f"socket://127.0.0.1:{server.getsockname()[1]}"
+        options = ["--timeout", "0.3", "--retries", "0", "--no-progress"]
+        with pytest.raises(runner.HandshakeError, match="is the tinyxray firmware flashed"):
+            runner.BenchRun(config(url, frames_dir, tmp_path / "a", timeout=0.3, retries=0)).run()
+        assert cli.main(["--port", url, "--data", str(frames_dir), *options]) == 2
+    assert not (tmp_path / "a" / "results.jsonl").exists()

@@ -64,3 +64,10 @@ def test_reestimate_batchnorm_gives_the_training_mean():
     per_batch = [images[i : i + 16].var() for i in range(0, 64, 16)]
     assert float(layer.moving_variance.numpy()[0]) == pytest.approx(np.mean(per_batch), rel=1e-3)
     assert layer.momentum == 0.99  # restored
+
+
+def test_split_key_ignores_where_the_dataset_lives():
+    relative = train.split_key("../shared/datasets/seed/test/Covid/1.png", "seed")
+    absolute = train.split_key("/data/copy/seed/test/Covid/1.png", "seed")
+    assert relative == absolute == ("seed", "test", "Covid", "1.png")
+    assert train.split_key("/a/seed/train/Covid/1.png", "seed") != relative

@@ -151,9 +151,6 @@ cmd_test() {
   # force a rebuild of the firmware that pytest's virtual boards run.
   run_stage "pio test (host, qemu_m4)" \
     env PLATFORMIO_BUILD_DIR="$TINYXRAY_ROOT/.pio/build-test" pio test -e host -e qemu_m4
-  if [ -f firmware/fuzz/run.sh ]; then
-    run_stage "firmware fuzz" bash firmware/fuzz/run.sh
-  fi
   run_stage "pytest" run_pytest "$@"
   print_stage_report
   if [ "${#FAILED_STAGES[@]}" -ne 0 ]; then

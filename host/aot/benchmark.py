@@ -40,10 +40,12 @@ TFLM_REFERENCE = {
 }
 
 
-def _pio(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _pio(project: Path, *args: str, build_flags: str = "") -> subprocess.CompletedProcess[str]:
     from tinyxray import virtual_board
 
     environment = virtual_board.pio_environment(project)
+    if build_flags:
+        environment["PLATFORMIO_BUILD_FLAGS"] = build_flags
     return subprocess.run(
         [sys.executable, "-m", "platformio", *args],
         cwd=project,
@@ -86,7 +88,7 @@ def _elf_sizes(elf: Path) -> dict[str, int] | None:
     return {"flash_bytes": text + data, "ram_bytes": data + bss}
 
 
-def run_benchmark(model: Path, frames: int = 0) -> dict[str, Any]:
+def run_benchmark(model: Path, frames: int = 0, build_flags: str = "") -> dict[str, Any]:
     compiled = compiler.compile_model(model)
     summary = compiled.report()
     with tempfile.TemporaryDirectory(prefix="tinyxray-aot-bench-") as tmp:
@@ -96,20 +98,27 @@ def run_benchmark(model: Path, frames: int = 0) -> dict[str, Any]:
         summary["arm_flash"] = report.measure_arm_flash(model_dir)
         golden = project / "firmware" / "test" / "test_kernels" / "golden_frames.h"
         summary["golden_frames_source"] = _golden_writer()(model, golden, frames)
-        test = _pio(project, "test", "-e", "qemu_m4", "-f", "test_kernels")
+        # MODEL_AOT_DEBUG adds the per-layer runner for the layer profile; -v shows its lines.
+        profile_flags = f"{build_flags} -DMODEL_AOT_DEBUG".strip()
+        test = _pio(
+            project, "test", "-e", "qemu_m4", "-f", "test_kernels", "-v", build_flags=profile_flags
+        )
         bench = re.search(r"aot_bench: .*cost_per_inference=(\d+)", test.stdout)
         identical = re.search(r"aot_golden: (\d+)/(\d+)", test.stdout)
         if test.returncode != 0 or bench is None or identical is None:
             raise RuntimeError(f"qemu_m4 test_kernels failed:\n{test.stdout[-3000:]}")
         instructions = int(bench.group(1))
+        for position, cost in re.findall(r"aot_layer: (\d+) (\d+)", test.stdout):
+            summary["layers"][int(position)]["instructions"] = int(cost)
         summary["qemu_m4"] = {
             "instructions_per_inference": instructions,
             "instructions_per_mac": instructions / compiled.macs,
             "golden_frames_identical": int(identical.group(1)),
             "golden_frames": int(identical.group(2)),
             "command": "pio test -e qemu_m4 -f test_kernels (QEMU -icount shift=3)",
+            "extra_build_flags": build_flags,
         }
-        build = _pio(project, "run", "-e", "qemu_m4")
+        build = _pio(project, "run", "-e", "qemu_m4", build_flags=build_flags)
         if build.returncode == 0:
             summary["qemu_m4_firmware"] = _elf_sizes(
                 project / ".pio" / "build" / "qemu_m4" / "firmware.elf"
@@ -128,7 +137,12 @@ def to_markdown(summary: dict[str, Any]) -> str:
         "",
         "Written by `python -m tinyxray.aot.benchmark <model> --out <dir>`.",
         "Emulated Cortex-M4 (qemu-system-arm -M mps2-an386 -icount shift=3; SysTick counts",
-        "instructions), portable C kernels built with arm-none-eabi-gcc -O2.",
+        "instructions), kernels built with arm-none-eabi-gcc -O2"
+        + (
+            f" and {summary['qemu_m4']['extra_build_flags']}."
+            if summary["qemu_m4"].get("extra_build_flags")
+            else " (portable C)."
+        ),
         "",
         "| figure | AOT (this model) | TFLM reference points (standard a0.35 model) |",
         "|---|---:|---:|",
@@ -158,9 +172,31 @@ def to_markdown(summary: dict[str, Any]) -> str:
         "## Layers",
         "",
     ]
-    layer_table = report.to_markdown(summary).split("\n| # |", 1)[1]
-    lines.append("| # |" + layer_table)
-    return "\n".join(lines)
+    lines += [
+        "Instructions per layer on the first frame (a -DMODEL_AOT_DEBUG build runs the layers",
+        "one by one; the sum is the inference minus the input/output copies).",
+        "",
+        "| # | op | output | MACs | instructions | per MAC | offset | live B |",
+        "|---|----|--------|-----:|-------------:|--------:|-------:|-------:|",
+    ]
+    for layer in summary["layers"]:
+        cost = layer.get("instructions")
+        per_mac = f"{cost / layer['macs']:.2f}" if cost and layer["macs"] else ""
+        mark = " (in place)" if layer["in_place"] else ""
+        lines.append(
+            f"| {layer['position']} | {layer['op']}{mark} | {layer['output']} |"
+            f" {layer['macs']:,} | {'n/a' if cost is None else f'{cost:,}'} | {per_mac} |"
+            f" {layer['output_offset']} | {layer['live_bytes']:,} |"
+        )
+    by_op: dict[str, list[int]] = {}
+    for layer in summary["layers"]:
+        totals = by_op.setdefault(layer["op"], [0, 0])
+        totals[0] += layer.get("instructions") or 0
+        totals[1] += layer["macs"]
+    lines += ["", "| op | instructions | MACs |", "|----|-------------:|-----:|"]
+    for op, (cost, macs) in sorted(by_op.items(), key=lambda item: -item[1][0]):
+        lines.append(f"| {op} | {cost:,} | {macs:,} |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,8 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--frames", type=int, default=0, help="golden frames to run (0: the whole test split)"
     )
+    parser.add_argument(
+        "--build-flags",
+        default="",
+        help="extra firmware build flags, e.g. -DTX_KERNELS_DSP=1 for the DSP kernel variants",
+    )
     args = parser.parse_args(argv)
-    summary = run_benchmark(args.model, args.frames)
+    summary = run_benchmark(args.model, args.frames, args.build_flags)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "aot_report.json").write_text(json.dumps(summary, indent=2) + "\n")
     (args.out / "aot_report.md").write_text(to_markdown(summary))

@@ -33,6 +33,7 @@ def emit_header(graph: Graph, layers: list[Layer], plan: MemoryPlan) -> str:
         f"#define MODEL_AOT_OUTPUT_SCALE {_float_literal(float(result.scale[0]))}\n"
         f"#define MODEL_AOT_OUTPUT_ZERO_POINT ({int(result.zero_point[0])})\n"
         f"#define MODEL_AOT_MACS {macs}u\n"
+        f"#define MODEL_AOT_LAYERS {len(layers)}\n"
         f'#define MODEL_AOT_SHA256 "{graph.sha256}"\n\n'
         "/* The input tensor inside the static arena (MODEL_AOT_INPUT_BYTES, NHWC). */\n"
         "int8_t* model_aot_input(void);\n"
@@ -42,6 +43,12 @@ def emit_header(graph: Graph, layers: list[Layer], plan: MemoryPlan) -> str:
         "void model_aot_invoke(void);\n"
         "/* Copies `in` to the input, invokes, copies the output to `out`. */\n"
         "void model_invoke(const int8_t* in, int8_t* out);\n\n"
+        "#ifdef MODEL_AOT_DEBUG\n"
+        "/* Debug builds: the arena, and layer `position` (0..MODEL_AOT_LAYERS-1) alone;\n"
+        " * running every position in order is model_aot_invoke(). */\n"
+        "int8_t* model_aot_debug_arena(void);\n"
+        "void model_aot_debug_run_layer(int position);\n"
+        "#endif\n\n"
         "#ifdef __cplusplus\n}\n#endif\n\n#endif /* TINYXRAY_MODEL_AOT_H_ */\n"
     )
 

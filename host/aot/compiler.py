@@ -6,9 +6,11 @@ import dataclasses
 from pathlib import Path
 
 from tinyxray.aot import codegen, report
-from tinyxray.aot.graph import Graph, read_tflite
+from tinyxray.aot.graph import Graph, UnsupportedModelError, read_tflite
 from tinyxray.aot.lowering import Layer, lower_graph
 from tinyxray.aot.memory_plan import MemoryPlan, plan_memory
+
+__all__ = ["CompiledModel", "UnsupportedModelError", "compile_model", "read_tflite", "write_model"]
 
 
 @dataclasses.dataclass

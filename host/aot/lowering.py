@@ -25,6 +25,7 @@ SUPPORTED_OPS = (
     "SOFTMAX",
     "RESHAPE",
     "PAD",
+    "QUANTIZE",
 )
 _ACTIVATIONS = {
     v: k for k, v in vars(schema.ActivationFunctionType).items() if not k.startswith("_")
@@ -310,10 +311,15 @@ def _depthwise_conv2d(graph: Graph, op: Operator) -> Layer:
     act_min, act_max = quantization.activation_range(activation, out_scale, out_zp)
     bias = _bias(graph, op, channels, "dw")
     name = f"op{op.index}"
-    constants = [Constant(f"k_{name}_filter", "int8_t", weights.data.astype(np.int8).reshape(-1))]
+    filter_values = weights.data.astype(np.int8)
+    # For windows without padding taps: bias + input_offset * sum of the channel's weights.
+    sums = filter_values.reshape(-1, channels).astype(np.int64).sum(axis=0)
+    interior = _wrap_int32((bias if bias is not None else 0) + (-in_zp) * sums)
+    constants = [Constant(f"k_{name}_filter", "int8_t", filter_values.reshape(-1))]
     if bias is not None:
         constants.append(Constant(f"k_{name}_bias", "int32_t", bias))
     constants += [
+        Constant(f"k_{name}_interior_bias", "int32_t", interior),
         Constant(f"k_{name}_multiplier", "int32_t", np.asarray(multipliers, np.int64)),
         Constant(f"k_{name}_shift", "int32_t", np.asarray(shifts, np.int64)),
     ]
@@ -335,6 +341,7 @@ def _depthwise_conv2d(graph: Graph, op: Operator) -> Layer:
         "act_max": act_max,
         "filter": f"k_{name}_filter",
         "bias": f"k_{name}_bias" if bias is not None else None,
+        "interior_bias": f"k_{name}_interior_bias",
         "multiplier": f"k_{name}_multiplier",
         "shift": f"k_{name}_shift",
     }
@@ -572,6 +579,39 @@ def _pad(graph: Graph, op: Operator) -> Layer:
     )
 
 
+def _quantize(graph: Graph, op: Operator) -> Layer:
+    """QUANTIZE int8 -> int8 (requantisation); float or other dtypes are refused."""
+    source = graph.tensors[op.inputs[0]] if op.inputs and op.inputs[0] >= 0 else None
+    if source is None or source.dtype != "INT8":
+        dtype = source.dtype if source is not None else "none"
+        raise UnsupportedModelError(
+            f"{op.describe()}: QUANTIZE from {dtype} is not supported (only INT8 -> INT8)"
+        )
+    source = _activation_input(graph, op, 0)
+    output = graph.tensors[op.outputs[0]]
+    in_scale, in_zp = _qparams(source)
+    out_scale, out_zp = _qparams(output)
+    multiplier, shift = quantization.quantize_multiplier(in_scale / out_scale)
+    params = {
+        "count": output.size,
+        "input_zero_point": in_zp,
+        "multiplier": multiplier,
+        "shift": shift,
+        "output_zero_point": out_zp,
+    }
+    return Layer(
+        op.index,
+        op.opcode,
+        "requantize",
+        "tx_requantize_params",
+        params,
+        [],
+        [source.index],
+        output.index,
+        0,
+    )
+
+
 def _wrap_int32(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=np.int64)
     return ((values + (1 << 31)) % (1 << 32)) - (1 << 31)
@@ -586,4 +626,5 @@ _LOWERINGS = {
     "SOFTMAX": _softmax,
     "RESHAPE": _reshape,
     "PAD": _pad,
+    "QUANTIZE": _quantize,
 }

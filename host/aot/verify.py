@@ -43,7 +43,7 @@ def test_split_frames(
         from tinyxray import train
 
         split_of = train.read_split_csv(split_file)
-        records = [r for r in records if split_of.get(str(r.path)) == "test"]
+        records = [r for r in records if split_of.get(train.split_key(r.path, r.source)) == "test"]
     else:
         records = [r for r in records if r.original_split == "test"]
     frames = frame_cache.load_frames(records)

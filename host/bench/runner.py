@@ -232,7 +232,13 @@ def check_device(info: protocol.DeviceInfo, model: ModelFacts) -> None:
 
 def handshake(link: link_module.Link, model: ModelFacts | None = None) -> protocol.DeviceInfo:
     """HELLO -> INFO, checked against the model when given. Boot chatter is skipped."""
-    reply = link.call(protocol.Command.HELLO, expect=protocol.Reply.INFO, ignore_boot=True)
+    try:
+        reply = link.call(protocol.Command.HELLO, expect=protocol.Reply.INFO, ignore_boot=True)
+    except link_module.LinkTimeout as error:
+        raise HandshakeError(
+            f"no answer to HELLO from {link.url}: is the tinyxray firmware flashed and "
+            f"running, and is this its port? ({error})"
+        ) from error
     info = protocol.parse_info(reply.payload)
     if model is not None:
         check_device(info, model)

@@ -5,7 +5,7 @@
 #include "tx_fixed_point.h"
 #include "tx_kernels.h"
 
-static inline int8_t tx_conv_requantize(const tx_conv_params* p, int32_t acc, int32_t channel) {
+static TX_ALWAYS_INLINE int8_t tx_conv_requantize(const tx_conv_params* p, int32_t acc, int32_t channel) {
   acc = tx_multiply_by_quantized_multiplier(acc, p->multiplier[channel], (int)p->shift[channel]);
   acc += p->output_offset;
   return (int8_t)tx_clamp(acc, p->act_min, p->act_max);
@@ -70,6 +70,32 @@ static void tx_conv2d_pointwise(const tx_conv_params* p, const int8_t* input, in
   }
 }
 
+/* One output pixel, output channels [oc, oc + 4): the window's valid taps
+ * (kernel rows/columns inside the image) accumulated for four channels at a
+ * time, so each input value loaded feeds four MACs. */
+static void tx_conv2d_pixel4(const tx_conv_params* p, const int8_t* input, int32_t iy0,
+                             int32_t ix0, int32_t ky_begin, int32_t ky_end, int32_t kx_begin,
+                             int32_t kx_end, int32_t offset, int32_t oc, int32_t acc[4]) {
+  const int32_t in_c = p->in_c;
+  const int32_t filter_stride = p->k_h * p->k_w * in_c;
+  for (int32_t ky = ky_begin; ky < ky_end; ++ky) {
+    for (int32_t kx = kx_begin; kx < kx_end; ++kx) {
+      const int8_t* in = input + ((iy0 + ky) * p->in_w + ix0 + kx) * in_c;
+      const int8_t* w0 = p->filter + oc * filter_stride + (ky * p->k_w + kx) * in_c;
+      const int8_t* w1 = w0 + filter_stride;
+      const int8_t* w2 = w1 + filter_stride;
+      const int8_t* w3 = w2 + filter_stride;
+      for (int32_t ic = 0; ic < in_c; ++ic) {
+        const int32_t x = (int32_t)in[ic] + offset;
+        acc[0] += (int32_t)w0[ic] * x;
+        acc[1] += (int32_t)w1[ic] * x;
+        acc[2] += (int32_t)w2[ic] * x;
+        acc[3] += (int32_t)w3[ic] * x;
+      }
+    }
+  }
+}
+
 void tx_conv2d_s8_portable(const tx_conv_params* p, const int8_t* input, int8_t* output) {
   if (p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
       p->bias_has_input_offset && p->bias != NULL) {
@@ -80,21 +106,29 @@ void tx_conv2d_s8_portable(const tx_conv_params* p, const int8_t* input, int8_t*
   const int32_t in_c = p->in_c;
   for (int32_t oy = 0; oy < p->out_h; ++oy) {
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
+    const int32_t ky_begin = iy0 < 0 ? -iy0 : 0;
+    const int32_t ky_end = (p->in_h - iy0) < p->k_h ? (p->in_h - iy0) : p->k_h;
     for (int32_t ox = 0; ox < p->out_w; ++ox) {
       const int32_t ix0 = ox * p->stride_w - p->pad_left;
-      for (int32_t oc = 0; oc < p->out_c; ++oc) {
-        int32_t acc = 0;
-        for (int32_t ky = 0; ky < p->k_h; ++ky) {
-          const int32_t iy = iy0 + ky;
-          if (iy < 0 || iy >= p->in_h) {
-            continue;
+      const int32_t kx_begin = ix0 < 0 ? -ix0 : 0;
+      const int32_t kx_end = (p->in_w - ix0) < p->k_w ? (p->in_w - ix0) : p->k_w;
+      int32_t oc = 0;
+      for (; oc + 4 <= p->out_c; oc += 4) {
+        int32_t acc[4] = {0, 0, 0, 0};
+        tx_conv2d_pixel4(p, input, iy0, ix0, ky_begin, ky_end, kx_begin, kx_end, offset, oc,
+                         acc);
+        for (int32_t j = 0; j < 4; ++j) {
+          if (p->bias != NULL) {
+            acc[j] += p->bias[oc + j];
           }
-          for (int32_t kx = 0; kx < p->k_w; ++kx) {
-            const int32_t ix = ix0 + kx;
-            if (ix < 0 || ix >= p->in_w) {
-              continue;
-            }
-            const int8_t* in = input + (iy * p->in_w + ix) * in_c;
+          output[oc + j] = tx_conv_requantize(p, acc[j], oc + j);
+        }
+      }
+      for (; oc < p->out_c; ++oc) {
+        int32_t acc = 0;
+        for (int32_t ky = ky_begin; ky < ky_end; ++ky) {
+          for (int32_t kx = kx_begin; kx < kx_end; ++kx) {
+            const int8_t* in = input + ((iy0 + ky) * p->in_w + ix0 + kx) * in_c;
             const int8_t* weights = p->filter + ((oc * p->k_h + ky) * p->k_w + kx) * in_c;
             for (int32_t ic = 0; ic < in_c; ++ic) {
               acc += (int32_t)weights[ic] * ((int32_t)in[ic] + offset);
@@ -104,8 +138,9 @@ void tx_conv2d_s8_portable(const tx_conv_params* p, const int8_t* input, int8_t*
         if (p->bias != NULL) {
           acc += p->bias[oc];
         }
-        *output++ = tx_conv_requantize(p, acc, oc);
+        output[oc] = tx_conv_requantize(p, acc, oc);
       }
+      output += p->out_c;
     }
   }
 }

@@ -1,11 +1,23 @@
 /* DEPTHWISE_CONV_2D int8 with depth multiplier 1 (portable). Same integer
- * arithmetic as TFLM's reference DepthwiseConvPerChannel. */
+ * arithmetic as TFLM's reference DepthwiseConvPerChannel.
+ *
+ * Four channels are accumulated together so the loads of a tap are
+ * contiguous. For windows without padding taps the input offset is already
+ * in interior_bias (offset * sum of weights, compile time), which saves the
+ * per-MAC add; border windows add the offset per tap and skip the padding. */
 #include "tx_fixed_point.h"
 #include "tx_kernels.h"
+
+static TX_ALWAYS_INLINE int8_t tx_dw_requantize(const tx_depthwise_params* p, int32_t acc, int32_t c) {
+  acc = tx_multiply_by_quantized_multiplier(acc, p->multiplier[c], (int)p->shift[c]);
+  acc += p->output_offset;
+  return (int8_t)tx_clamp(acc, p->act_min, p->act_max);
+}
 
 void tx_depthwise_conv2d_s8_portable(const tx_depthwise_params* p, const int8_t* input,
                                      int8_t* output) {
   const int32_t channels = p->channels;
+  const int32_t row_stride = p->in_w * channels;
   for (int32_t oy = 0; oy < p->out_h; ++oy) {
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
     /* The kernel rows that fall inside the image. */
@@ -15,22 +27,53 @@ void tx_depthwise_conv2d_s8_portable(const tx_depthwise_params* p, const int8_t*
       const int32_t ix0 = ox * p->stride_w - p->pad_left;
       const int32_t kx_begin = ix0 < 0 ? -ix0 : 0;
       const int32_t kx_end = (p->in_w - ix0) < p->k_w ? (p->in_w - ix0) : p->k_w;
-      for (int32_t c = 0; c < channels; ++c) {
-        int32_t acc = 0;
+      const int interior = p->interior_bias != NULL && ky_begin == 0 && kx_begin == 0 &&
+                           ky_end == p->k_h && kx_end == p->k_w;
+      const int32_t offset = interior ? 0 : p->input_offset;
+      const int8_t* window = input + iy0 * row_stride + ix0 * channels;
+      int32_t c = 0;
+      for (; c + 4 <= channels; c += 4) {
+        int32_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
         for (int32_t ky = ky_begin; ky < ky_end; ++ky) {
-          const int8_t* in = input + ((iy0 + ky) * p->in_w + ix0) * channels + c;
-          const int8_t* weights = p->filter + ky * p->k_w * channels + c;
+          const int8_t* in = window + ky * row_stride + kx_begin * channels + c;
+          const int8_t* w = p->filter + (ky * p->k_w + kx_begin) * channels + c;
           for (int32_t kx = kx_begin; kx < kx_end; ++kx) {
-            acc += (int32_t)weights[kx * channels] * ((int32_t)in[kx * channels] + p->input_offset);
+            acc0 += (int32_t)w[0] * ((int32_t)in[0] + offset);
+            acc1 += (int32_t)w[1] * ((int32_t)in[1] + offset);
+            acc2 += (int32_t)w[2] * ((int32_t)in[2] + offset);
+            acc3 += (int32_t)w[3] * ((int32_t)in[3] + offset);
+            in += channels;
+            w += channels;
           }
         }
-        if (p->bias != NULL) {
-          acc += p->bias[c];
+        const int32_t* bias = interior ? p->interior_bias : p->bias;
+        if (bias != NULL) {
+          acc0 += bias[c];
+          acc1 += bias[c + 1];
+          acc2 += bias[c + 2];
+          acc3 += bias[c + 3];
         }
-        acc = tx_multiply_by_quantized_multiplier(acc, p->multiplier[c], (int)p->shift[c]);
-        acc += p->output_offset;
-        *output++ = (int8_t)tx_clamp(acc, p->act_min, p->act_max);
+        output[c] = tx_dw_requantize(p, acc0, c);
+        output[c + 1] = tx_dw_requantize(p, acc1, c + 1);
+        output[c + 2] = tx_dw_requantize(p, acc2, c + 2);
+        output[c + 3] = tx_dw_requantize(p, acc3, c + 3);
       }
+      for (; c < channels; ++c) {
+        int32_t acc = 0;
+        for (int32_t ky = ky_begin; ky < ky_end; ++ky) {
+          const int8_t* in = window + ky * row_stride + c;
+          const int8_t* w = p->filter + ky * p->k_w * channels + c;
+          for (int32_t kx = kx_begin; kx < kx_end; ++kx) {
+            acc += (int32_t)w[kx * channels] * ((int32_t)in[kx * channels] + offset);
+          }
+        }
+        const int32_t* bias = interior ? p->interior_bias : p->bias;
+        if (bias != NULL) {
+          acc += bias[c];
+        }
+        output[c] = tx_dw_requantize(p, acc, c);
+      }
+      output += channels;
     }
   }
 }

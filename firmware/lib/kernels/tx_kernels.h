@@ -52,6 +52,9 @@ typedef struct {
   int32_t act_min, act_max;
   const int8_t* filter;
   const int32_t* bias; /* [channels] or NULL */
+  /* bias + input_offset * sum of the channel's weights (compile time): the
+   * whole accumulator offset for outputs whose window has no padding taps. */
+  const int32_t* interior_bias;
   const int32_t* multiplier;
   const int32_t* shift;
 } tx_depthwise_params;
@@ -99,6 +102,14 @@ typedef struct {
   int32_t diff_min;
 } tx_softmax_params;
 
+/* QUANTIZE int8 -> int8 (requantisation to another scale/zero point). */
+typedef struct {
+  int32_t count;
+  int32_t input_zero_point;
+  int32_t multiplier, shift;
+  int32_t output_zero_point;
+} tx_requantize_params;
+
 /* PAD of an HxWxC tensor in H and W with a constant (the zero point). */
 typedef struct {
   int32_t in_h, in_w, channels;
@@ -117,6 +128,8 @@ typedef void (*tx_fully_connected_fn)(const tx_fully_connected_params* params,
 typedef void (*tx_softmax_fn)(const tx_softmax_params* params, const int8_t* input,
                               int8_t* output);
 typedef void (*tx_pad_fn)(const tx_pad_params* params, const int8_t* input, int8_t* output);
+typedef void (*tx_requantize_fn)(const tx_requantize_params* params, const int8_t* input,
+                                 int8_t* output);
 
 /* One implementation per op; const, so the table lives in flash. */
 typedef struct {
@@ -127,6 +140,7 @@ typedef struct {
   tx_fully_connected_fn fully_connected;
   tx_softmax_fn softmax;
   tx_pad_fn pad;
+  tx_requantize_fn requantize;
 } tx_kernel_table;
 
 /* The table the generated model uses (tx_dispatch.c). */
@@ -144,6 +158,8 @@ void tx_fully_connected_s8_portable(const tx_fully_connected_params* params, con
                                     int8_t* output);
 void tx_softmax_s8_portable(const tx_softmax_params* params, const int8_t* input, int8_t* output);
 void tx_pad_s8_portable(const tx_pad_params* params, const int8_t* input, int8_t* output);
+void tx_requantize_s8_portable(const tx_requantize_params* params, const int8_t* input,
+                               int8_t* output);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,8 @@
 
 Each case is a procedural frame (the same integer formula is in test_inference.cc, so no pixels
 are stored), either sent as the model's int8 input (format 1) or as an 8-bit frame of another
-size that the firmware preprocesses (format 0). The expected values come from
+size that the firmware preprocesses (format 0); plus one committed sample X-ray frame per class
+from models/samples/ (pixels stored, format 0). The expected values come from
 `tinyxray.preprocess` and `tinyxray.tflm_oracle.Int8Model` (tflite-micro reference kernels);
 the firmware's AOT backend must reproduce them exactly.
 
@@ -48,6 +49,17 @@ def pattern(kind: int, width: int, height: int) -> np.ndarray:
     return (values & 255).astype(np.uint8)
 
 
+def sample_frames(card: model_card.ModelCard) -> list[tuple[str, np.ndarray]]:
+    """The first committed sample frame of each label (steps 1-3 output), if any."""
+    samples = REPO / "models" / "samples"
+    frames = []
+    for label in card.labels:
+        paths = sorted(samples.glob(f"{label.lower()}_*.png"))
+        if paths:
+            frames.append((paths[0].name, preprocess.load_grayscale(paths[0])))
+    return frames
+
+
 def model_input(frame: np.ndarray, fmt: int, card: model_card.ModelCard) -> np.ndarray:
     if fmt == 1:
         return preprocess.to_int8(frame, card.input.scale, card.input.zero_point)
@@ -63,15 +75,23 @@ def render(card: model_card.ModelCard) -> str:
         "#pragma once\n#include <cstdint>\n\nnamespace golden_scores {\n\n",
         f'constexpr const char* kModelSha256 = "{card.sha256}";\n',
         f"constexpr int kNumScores = {len(card.labels)};\n\n",
-        "struct Case {\n  int kind;\n  int width;\n  int height;\n  int format;\n",
+    ]
+    cases = [(f"pattern {kind}", kind, pattern(kind, w, h), fmt) for kind, w, h, fmt in CASES]
+    for index, (name, frame) in enumerate(sample_frames(card)):
+        pixels = ", ".join(str(int(v)) for v in frame.ravel())
+        lines.append(f"// {name}\nconst uint8_t kSample{index}[{frame.size}] = {{{pixels}}};\n")
+        cases.append((name, -1 - index, frame, 0))
+    lines += [
+        "\nstruct Case {\n  const char* name;\n  int kind;  // >= 0: Pattern(kind); < 0: pixels\n",
+        "  const uint8_t* pixels;\n  int width;\n  int height;\n  int format;\n",
         "  uint32_t input_crc32;  // of the int8 model input the frame becomes\n",
         "  int8_t scores[kNumScores];\n  int label;\n  uint16_t top_probability;\n",
         "  bool uncertain;\n};\n\n",
-        f"constexpr int kNumCases = {len(CASES)};\n",
+        f"constexpr int kNumCases = {len(cases)};\n",
         "const Case kCases[kNumCases] = {\n",
     ]
-    for kind, width, height, fmt in CASES:
-        tensor = model_input(pattern(kind, width, height), fmt, card)
+    for name, kind, frame, fmt in cases:
+        tensor = model_input(frame, fmt, card)
         scores = model.invoke(tensor.reshape(card.input.shape[1:]))
         label = int(np.argmax(scores))
         probability = float(np.clip(model.probabilities(scores)[label], 0.0, 1.0))
@@ -79,9 +99,11 @@ def render(card: model_card.ModelCard) -> str:
         uncertain = "true" if probability < card.uncertain_threshold else "false"
         crc = zlib.crc32(tensor.astype(np.int8).tobytes())
         score_list = ", ".join(str(int(s)) for s in scores)
+        pixels = f"kSample{-1 - kind}" if kind < 0 else "nullptr"
+        height, width = frame.shape
         lines.append(
-            f"    {{{kind}, {width}, {height}, {fmt}, 0x{crc:08X}u, {{{score_list}}}, "
-            f"{label}, {top}, {uncertain}}},\n"
+            f'    {{"{name}", {kind}, {pixels}, {width}, {height}, {fmt}, 0x{crc:08X}u, '
+            f"{{{score_list}}}, {label}, {top}, {uncertain}}},\n"
         )
     lines.append("};\n\n}  // namespace golden_scores\n")
     return "".join(lines)
@@ -94,7 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     card = model_card.load(args.card)
     args.out.write_text(render(card))
-    print(f"wrote {args.out} ({len(CASES)} cases, model {card.sha256[:12]})")
+    print(f"wrote {args.out} (model {card.sha256[:12]})")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Writes golden_frames.h for test_kernels: frames and the tflite-micro oracle's outputs.
 
-Frames are the first test-split images of the datasets (preprocessed by tinyxray.preprocess,
-as the firmware's input) when ../shared/datasets exists, otherwise smooth random frames; the
+Frames are spread over the test split of the datasets (models/default/split.csv when present,
+else the datasets' original test folders; preprocessed by tinyxray.preprocess as the firmware's
+input) when ../shared/datasets exists, otherwise smooth random frames; the
 expected outputs come from `tinyxray.tflm_oracle.Int8Model` (TFLM reference kernels). The
 firmware's generated model must reproduce them byte for byte on host and qemu_m4.
 
@@ -28,7 +29,10 @@ def frames_u8(count: int) -> tuple[list[np.ndarray], str]:
     if roots:
         from tinyxray.aot import verify
 
-        names, frames = verify.test_split_frames(roots)
+        split_file = REPO / "models" / "default" / "split.csv"
+        names, frames = verify.test_split_frames(
+            roots, split_file if split_file.is_file() else None
+        )
         if frames and len(frames) >= count:
             count = len(frames) if count <= 0 else count
             picked = np.linspace(0, len(frames) - 1, count).astype(int)

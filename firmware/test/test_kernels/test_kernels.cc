@@ -53,6 +53,53 @@ void test_fixed_point_primitives() {
   TT_CHECK_EQ(tx_saturating_shift_left(-(1 << 28), 4), INT32_MIN);
 }
 
+// An independent formulation of the two primitives, to cross-check
+// tx_fixed_point.h (which follows the reference's nudge / truncating division
+// and mask / threshold steps): rounding by adding half before an arithmetic
+// shift of the 64-bit value. Any faster form for a target can be checked here.
+int32_t SpecDoublingHighMul(int32_t a, int32_t b) {
+  if (a == INT32_MIN && b == INT32_MIN) {
+    return INT32_MAX;
+  }
+  return static_cast<int32_t>((static_cast<int64_t>(a) * b + (static_cast<int64_t>(1) << 30)) >>
+                              31);
+}
+
+int32_t SpecRoundingDivideByPot(int32_t x, int exponent) {
+  if (exponent == 0) {
+    return x;
+  }
+  const int64_t half = (static_cast<int64_t>(1) << (exponent - 1)) - (x < 0 ? 1 : 0);
+  return static_cast<int32_t>((static_cast<int64_t>(x) + half) >> exponent);
+}
+
+int32_t RandomWord() {
+  // Mix of small values, extremes and full-range words.
+  const uint32_t kind = NextRandom() % 4;
+  const int32_t word = static_cast<int32_t>((NextRandom() << 16) ^ NextRandom());
+  if (kind == 0) {
+    return RandomIn(-70000, 70000);
+  }
+  if (kind == 1) {
+    const int32_t extremes[] = {INT32_MIN, INT32_MIN + 1, -1, 0, 1, INT32_MAX - 1, INT32_MAX,
+                                1 << 30, -(1 << 30)};
+    return extremes[NextRandom() % 9];
+  }
+  return word;
+}
+
+void test_fast_primitives_match_their_specification() {
+  int mismatches = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const int32_t a = RandomWord();
+    const int32_t b = RandomWord();
+    const int exponent = static_cast<int>(NextRandom() % 32);
+    mismatches += tx_saturating_rounding_doubling_high_mul(a, b) != SpecDoublingHighMul(a, b);
+    mismatches += tx_rounding_divide_by_pot(a, exponent) != SpecRoundingDivideByPot(a, exponent);
+  }
+  TT_CHECK_EQ(mismatches, 0);
+}
+
 int8_t g_in[2][2048];
 int8_t g_out[2][2048];
 int8_t g_filter[4096];
@@ -120,6 +167,7 @@ void test_dispatch_matches_portable() {
     dw.act_max = 127;
     dw.filter = g_filter;
     dw.bias = g_bias;
+    dw.interior_bias = RandomIn(0, 1) ? g_bias + 32 : nullptr;
     dw.multiplier = g_multiplier;
     dw.shift = g_shift;
     FillRandom(g_filter, 9 * dw.channels);
@@ -193,6 +241,17 @@ void test_dispatch_matches_portable() {
     tx_kernels.softmax(&softmax, g_in[0], g_out[0]);
     tx_kernels_portable.softmax(&softmax, g_in[0], g_out[1]);
     TT_CHECK(SameOutputs(softmax.rows * softmax.depth));
+
+    tx_requantize_params requantize = {};
+    requantize.count = RandomIn(1, 2048);
+    requantize.input_zero_point = RandomIn(-128, 127);
+    requantize.multiplier = RandomIn(1 << 30, 0x7fffffff);
+    requantize.shift = RandomIn(-3, 2);
+    requantize.output_zero_point = RandomIn(-128, 127);
+    FillRandom(g_in[0], requantize.count);
+    tx_kernels.requantize(&requantize, g_in[0], g_out[0]);
+    tx_kernels_portable.requantize(&requantize, g_in[0], g_out[1]);
+    TT_CHECK(SameOutputs(requantize.count));
   }
 }
 
@@ -228,11 +287,28 @@ void test_model_matches_tflm_golden_frames() {
               static_cast<unsigned long>(MODEL_AOT_ARENA_BYTES));
 }
 
+// With -DMODEL_AOT_DEBUG (the benchmark sets it): the cost of each layer on the
+// first golden frame, as "aot_layer: <position> <cost>" lines.
+void test_layer_profile() {
+#ifdef MODEL_AOT_DEBUG
+  std::memcpy(model_aot_input(), golden_frames::kFrames[0], MODEL_AOT_INPUT_BYTES);
+  for (int position = 0; position < MODEL_AOT_LAYERS; ++position) {
+    const uint32_t start = CostNow();
+    model_aot_debug_run_layer(position);
+    std::printf("aot_layer: %d %lu\n", position, static_cast<unsigned long>(CostNow() - start));
+  }
+  TT_CHECK(std::memcmp(model_aot_output(), golden_frames::kOutputs[0], MODEL_AOT_OUTPUT_BYTES) ==
+           0);
+#endif
+}
+
 }  // namespace
 
 int main() {
   TT_RUN(test_fixed_point_primitives);
+  TT_RUN(test_fast_primitives_match_their_specification);
   TT_RUN(test_dispatch_matches_portable);
   TT_RUN(test_model_matches_tflm_golden_frames);
+  TT_RUN(test_layer_profile);
   return TinyTestSummary();
 }

@@ -40,10 +40,12 @@ def synthetic_frames() -> list[tuple[str, np.ndarray]]:
 
 
 def sample_frames(limit: int) -> list[tuple[str, np.ndarray]]:
-    """Up to `limit` committed sample frames (steps 1-3 output, 96x96), if any."""
+    """Up to `limit` committed sample frames (steps 1-3 output, 96x96), spread over the list."""
     samples = REPO / "models" / "samples"
     frames = []
-    for path in sorted(samples.glob("*.png"))[:limit]:
+    paths = sorted(samples.glob("*.png"))
+    step = max(1, len(paths) // max(limit, 1))
+    for path in paths[::step][:limit]:  # spread over labels and sources
         frames.append((f"sample_{path.stem}", preprocess.load_grayscale(path)))
     return frames
 
