@@ -165,11 +165,27 @@ def export(card_path: str | Path, out_dir: str | Path) -> list[Path]:
     return written
 
 
+def record_aot_arena(card_path: str | Path, aot_header: str | Path) -> int:
+    """Copy MODEL_AOT_ARENA_BYTES from the AOT compiler's header into the card."""
+    match = re.search(r"#define\s+MODEL_AOT_ARENA_BYTES\s+(\d+)", Path(aot_header).read_text())
+    if not match:
+        raise ValueError(f"{aot_header} does not define MODEL_AOT_ARENA_BYTES")
+    card = model_card.load(card_path)
+    card.aot_arena_bytes = int(match.group(1))
+    model_card.save(card, card.path)
+    return card.aot_arena_bytes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--card", default="models/default", help="model card or its folder")
     parser.add_argument("--out", default="firmware/lib/model", help="output folder")
+    parser.add_argument(
+        "--aot-header", default=None, help="model_aot.h whose arena size to record in the card"
+    )
     args = parser.parse_args(argv)
+    if args.aot_header:
+        print(f"aot_arena_bytes = {record_aot_arena(args.card, args.aot_header)}")
     for path in export(args.card, args.out):
         print(f"wrote {path}")
     return 0

@@ -170,3 +170,55 @@ def litert_ref_invoke(
         interpreter.invoke()
         outputs.append(interpreter.get_tensor(output_index).reshape(-1).copy())
     return np.stack(outputs)
+
+
+def softmax_beta_check(flatbuffer: bytes, frames_int8: np.ndarray) -> dict:
+    """Check that the device's output is softmax(beta * logits) with the flatbuffer's beta.
+
+    The SOFTMAX input (int8 logits) is read with ai-edge-litert (reference kernels, bit-exact
+    with TFLM, all tensors preserved); the expected probabilities are computed in float64 from
+    it and the stored beta, and compared with the TFLM oracle's dequantised output.
+    Returns beta, frames and the largest absolute probability difference (about 1/256 when
+    beta is honoured).
+    """
+    from ai_edge_litert import interpreter as litert
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(flatbuffer), 0))
+    graph = model.subgraphs[0]
+    softmax_ops = [
+        op
+        for op in graph.operators
+        if max(
+            model.operatorCodes[op.opcodeIndex].builtinCode,
+            model.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode,
+        )
+        == schema.BuiltinOperator.SOFTMAX
+    ]
+    if len(softmax_ops) != 1:
+        raise ValueError(f"expected one SOFTMAX op, found {len(softmax_ops)}")
+    beta = float(softmax_ops[0].builtinOptions.beta)
+    logits_index = int(softmax_ops[0].inputs[0])
+    interpreter = litert.Interpreter(
+        model_content=flatbuffer,
+        experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF,
+        experimental_preserve_all_tensors=True,
+        num_threads=1,
+    )
+    interpreter.allocate_tensors()
+    detail = interpreter.get_input_details()[0]
+    scale, zero_point = next(
+        d["quantization"] for d in interpreter.get_tensor_details() if d["index"] == logits_index
+    )
+    oracle = Int8Model(flatbuffer)
+    worst = 0.0
+    for frame in frames_int8:
+        interpreter.set_tensor(detail["index"], frame.reshape(detail["shape"]).astype(np.int8))
+        interpreter.invoke()
+        logits = interpreter.get_tensor(logits_index).reshape(-1).astype(np.float64) - zero_point
+        scaled = beta * logits * scale
+        expected = np.exp(scaled - scaled.max())
+        expected /= expected.sum()
+        actual = oracle.probabilities(oracle.invoke(frame))
+        worst = max(worst, float(np.max(np.abs(actual - expected))))
+    return {"beta": beta, "frames": len(frames_int8), "max_abs_diff": worst}

@@ -103,3 +103,14 @@ def test_committed_firmware_model_matches_default_card():
         card.tflite_path.read_bytes()
     )
     assert card.sha256 in (generated / "model_metadata.h").read_text()
+
+
+def test_record_aot_arena_updates_the_card(exported, tmp_path):
+    card, _ = exported
+    header = tmp_path / "model_aot.h"
+    header.write_text("#define MODEL_AOT_ARENA_BYTES 73728\n")
+    assert export_c.record_aot_arena(card.path, header) == 73728
+    assert model_card.load(card.path).aot_arena_bytes == 73728
+    header.write_text("/* nothing */\n")
+    with pytest.raises(ValueError):
+        export_c.record_aot_arena(card.path, header)

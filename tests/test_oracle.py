@@ -95,3 +95,19 @@ def test_int8_host_inference_benchmark(benchmark, flatbuffer):
     frame = _int8_frames(1, seed=1)[0]
     scores = benchmark(oracle.invoke, frame)
     assert scores.shape == (3,)
+
+
+def test_softmax_beta_check_on_tiny_and_default_models(flatbuffer):
+    from tinyxray import convert
+
+    frames = _int8_frames(6, seed=4)
+    patched = convert.set_softmax_beta(flatbuffer, 0.4)
+    result = tflm_oracle.softmax_beta_check(patched, frames)
+    assert result["beta"] == pytest.approx(0.4)
+    assert result["max_abs_diff"] <= 1.5 / 256
+    card_path = REPO / "models" / "default" / "model_card.json"
+    if card_path.exists():
+        card = model_card.load(card_path)
+        result = tflm_oracle.softmax_beta_check(card.tflite_path.read_bytes(), frames)
+        assert result["beta"] == pytest.approx(1.0 / card.temperature, rel=1e-6)
+        assert result["max_abs_diff"] <= 1.5 / 256

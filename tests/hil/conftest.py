@@ -30,29 +30,6 @@ qemu_bin_required = pytest.mark.skipif(
 )
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("tinyxray-hil", "tinyxray hardware-in-the-loop")
-    group.addoption(
-        "--port",
-        default=None,
-        help="a real board: serial device, 'auto' or pyserial URL (default: virtual boards)",
-    )
-    group.addoption(
-        "--board",
-        default=None,
-        choices=("host", "qemu"),
-        help="run only this virtual board (default: host and qemu)",
-    )
-    group.addoption(
-        "--data",
-        default=None,
-        help="frames for the bench-run tests (default: the committed sample frames)",
-    )
-    group.addoption(
-        "--firmware", default=None, help="a prebuilt virtual board firmware (with --board)"
-    )
-
-
 def _targets(config: pytest.Config) -> list[str]:
     port = config.getoption("--port", default=None)
     if port:

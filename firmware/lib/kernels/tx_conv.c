@@ -29,26 +29,29 @@ static void tx_conv2d_pointwise(const tx_conv_params* p, const int8_t* input, in
   int32_t pixel = 0;
   for (; pixel + 2 <= pixels; pixel += 2) {
     const int8_t* x0 = input + pixel * in_c;
-    const int8_t* x1 = x0 + in_c;
     int8_t* out0 = output + pixel * out_c;
     int8_t* out1 = out0 + out_c;
     int32_t oc = 0;
     for (; oc + 2 <= out_c; oc += 2) {
       const int8_t* w0 = p->filter + oc * in_c;
-      const int8_t* w1 = w0 + in_c;
       int32_t acc00 = p->bias[oc];
       int32_t acc01 = p->bias[oc + 1];
       int32_t acc10 = acc00;
       int32_t acc11 = acc01;
-      for (int32_t ic = 0; ic < in_c; ++ic) {
-        const int32_t a = x0[ic];
-        const int32_t b = x1[ic];
-        const int32_t u = w0[ic];
-        const int32_t v = w1[ic];
+      const int8_t* a_ptr = x0;
+      const int8_t* u_ptr = w0;
+      /* x1 and w1 are at a fixed distance from x0 and w0. */
+      for (int32_t n = in_c; n != 0; --n) {
+        const int32_t a = a_ptr[0];
+        const int32_t b = a_ptr[in_c];
+        const int32_t u = u_ptr[0];
+        const int32_t v = u_ptr[in_c];
         acc00 += u * a;
         acc01 += v * a;
         acc10 += u * b;
         acc11 += v * b;
+        ++a_ptr;
+        ++u_ptr;
       }
       out0[oc] = tx_conv_requantize(p, acc00, oc);
       out0[oc + 1] = tx_conv_requantize(p, acc01, oc + 1);
@@ -58,7 +61,7 @@ static void tx_conv2d_pointwise(const tx_conv_params* p, const int8_t* input, in
     for (; oc < out_c; ++oc) {
       const int8_t* w = p->filter + oc * in_c;
       out0[oc] = tx_conv_requantize(p, tx_dot(w, x0, in_c, p->bias[oc]), oc);
-      out1[oc] = tx_conv_requantize(p, tx_dot(w, x1, in_c, p->bias[oc]), oc);
+      out1[oc] = tx_conv_requantize(p, tx_dot(w, x0 + in_c, in_c, p->bias[oc]), oc);
     }
   }
   for (; pixel < pixels; ++pixel) {
