@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
 from tinyxray import data, frame_cache, preprocess
 
 # Perceptual hash: the frame is area-resized to 64x64, transformed by an orthonormal 2-D

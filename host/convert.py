@@ -304,3 +304,60 @@ def write_model_dir(
         architecture=dict(architecture),
     )
     return model_card.save(card, out_dir / model_card.CARD_FILE)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m tinyxray.convert: a float .keras -> models/<name>/ (int8 .tflite + card)."""
+    import argparse
+    import json
+    import shlex
+    import sys
+
+    from tinyxray import data, frame_cache, model_card, preprocess
+
+    parser = argparse.ArgumentParser(
+        prog="python -m tinyxray.convert",
+        description="Convert a float .keras model to full int8 (calibrated on training frames).",
+    )
+    parser.add_argument("--model", required=True, help="float .keras model")
+    parser.add_argument("--data", nargs="+", required=True, help="dataset root(s) for calibration")
+    parser.add_argument("--split-file", default=None, help="calibrate on its train split only")
+    parser.add_argument("--temperature", type=float, default=1.0, help="folded into SOFTMAX beta")
+    parser.add_argument("--out", required=True, help="output folder (model_int8.tflite + card)")
+    parser.add_argument("--name", default="tinyxray-converted")
+    parser.add_argument("--version", default="0.0.0")
+    args = parser.parse_args(argv)
+
+    config = preprocess.PreprocessConfig()
+    records = data.scan_datasets(args.data).records
+    if args.split_file:
+        from tinyxray import train
+
+        split_of = train.read_split_csv(Path(args.split_file))
+        records = [r for r in records if split_of.get(train.split_key(r.path, r.source)) == "train"]
+    frames = frame_cache.load_frames(records, config).frames
+    if len(frames) == 0:
+        raise SystemExit("no calibration frames found")
+    keras_model = keras.models.load_model(args.model, compile=False)
+    flatbuffer = set_softmax_beta(convert_int8(keras_model, frames), 1.0 / args.temperature)
+    command = "python -m tinyxray.convert " + " ".join(
+        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
+    )
+    card_path = write_model_dir(
+        Path(args.out),
+        flatbuffer,
+        name=args.name,
+        version=args.version,
+        command=command,
+        temperature=args.temperature,
+        labels=list(data.LABELS),
+        preprocess=dataclasses.asdict(config),
+        architecture={"source_model": str(args.model)},
+    )
+    card = model_card.load(card_path)
+    print(json.dumps({"card": str(card_path), "ops": card.ops, "arena": card.tflm_arena_bytes}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
+
 from tinyxray import preprocess
 
 LABELS = ("Covid", "Normal", "Pneumonia")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from tinyxray import data, metrics, model_card, preprocess
 
 DISCLAIMER = model_card.DISCLAIMER
@@ -107,6 +108,7 @@ class FloatPredictor(Predictor):
 
     def __init__(self, path: Path, temperature: float = 1.0) -> None:
         import keras
+
         from tinyxray import model
 
         self.path = Path(path)

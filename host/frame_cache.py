@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+
 from tinyxray import preprocess
 from tinyxray.data import ImageRecord
 

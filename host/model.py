@@ -196,6 +196,10 @@ def build_model(
         backbone = keras.applications.EfficientNetB0(
             include_top=False, weights=None, input_shape=input_shape
         )
+        # Keras' applications use BatchNorm momentum 0.99: set ours (see module docstring).
+        for layer in backbone.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = preset.bn_momentum
         x = backbone(inputs)
     else:
         raise ValueError(f"unknown architecture {preset.architecture!r}")

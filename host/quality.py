@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
 from tinyxray import data, preprocess
 
 ANALYSIS_SIZE = 256

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
 from tinyxray import preprocess
 
 ATTRIBUTION = """# Sample frames: attribution

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from tinyxray import data, model, preprocess
 
 SPLIT_FILE = "split.csv"
@@ -161,6 +162,7 @@ def _nll_acc(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Run the whole training pipeline; returns the summary written to train_summary.json."""
     import keras
+
     from tinyxray import convert, tflm_oracle
 
     started = time.time()

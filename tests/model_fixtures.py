@@ -30,6 +30,7 @@ def synthetic_frames(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]
 def tiny_model_and_int8():
     """(keras model, int8 flatbuffer) of the `tiny` preset trained on synthetic frames."""
     import keras
+
     from tinyxray import convert, model
 
     keras.utils.set_random_seed(7)

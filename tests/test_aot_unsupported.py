@@ -9,6 +9,7 @@ from pathlib import Path
 import aot_models
 import numpy as np
 import pytest
+
 from tinyxray.aot import UnsupportedModelError, compile_model
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
+
 from tinyxray import audit, data, frame_cache
 
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"

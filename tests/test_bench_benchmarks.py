@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from tinyxray.bench import protocol
 
 FRAME = np.random.default_rng(0).integers(0, 256, size=(96, 96), dtype=np.uint8)

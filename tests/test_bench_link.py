@@ -6,6 +6,7 @@ import types
 
 import pytest
 from bench_fake_device import FakeDevice
+
 from tinyxray.bench import link, protocol
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from bench_fake_device import FakeDevice, default_info
 from PIL import Image
+
 from tinyxray.bench import protocol, runner
 
 REPO = Path(__file__).resolve().parents[1]

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 from model_fixtures import synthetic_frames, tiny_model_and_int8
+
 from tinyxray import convert, model, tflm_oracle
 
 ALLOWED_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED", "SOFTMAX"}
@@ -111,3 +112,39 @@ def test_lean_preset_is_the_lean_architecture():
     assert standard.get_layer("stem_conv").filters == 16
     assert standard.get_layer("block_1_expand_conv").filters == 8 * 6
     assert not any(isinstance(layer, keras.layers.Rescaling) for layer in standard.layers)
+
+
+def test_convert_cli_writes_a_model_folder(tmp_path, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setenv("TINYXRAY_CACHE", str(tmp_path / "cache"))
+    from tinyxray import model_card
+
+    keras_model, _ = tiny_model_and_int8()
+    keras_path = tmp_path / "float.keras"
+    keras_model.save(keras_path)
+    frames, labels = synthetic_frames(9, seed=8)
+    for index, (frame, label) in enumerate(zip(frames, labels, strict=True)):
+        folder = tmp_path / "data" / model.LABELS[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(frame).save(folder / f"{index}.png")
+    out = tmp_path / "out"
+    assert (
+        convert.main(
+            [
+                "--model",
+                str(keras_path),
+                "--data",
+                str(tmp_path / "data"),
+                "--out",
+                str(out),
+                "--temperature",
+                "2.0",
+            ]
+        )
+        == 0
+    )
+    card = model_card.load(out)
+    card.verify_file()
+    assert convert.softmax_beta(card.tflite_path.read_bytes()) == 0.5
+    assert (card.input.scale, card.input.zero_point) == (1.0, -128)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
 from tinyxray import data, frame_cache, preprocess
 
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from model_fixtures import write_tiny_model_dir
+
 from tinyxray import export_c, model_card
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from tinyxray import virtual_board
 
 ROOT = virtual_board.REPO_ROOT

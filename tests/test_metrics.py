@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+
 from tinyxray import metrics
 
 # Four predictions over three classes, used by several tests:

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from tinyxray import model_card
 
 REPO = Path(__file__).resolve().parents[1]

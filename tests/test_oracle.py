@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from model_fixtures import synthetic_frames, tiny_model_and_int8
+
 from tinyxray import model_card, preprocess, tflm_oracle
 
 REPO = Path(__file__).resolve().parents[1]

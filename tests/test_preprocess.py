@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
 from tinyxray import preprocess
 
 # The 3-tap sigma-1 kernel [e^-0.5, 1, e^-0.5] / sum, by hand.

@@ -8,6 +8,7 @@ import zlib
 
 import numpy as np
 import pytest
+
 from tinyxray.bench import protocol
 
 # -- COBS -------------------------------------------------------------------

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
 from tinyxray import preprocess, samples
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
 from tinyxray import evaluate, export_c, model_card, train
 
 REPO = Path(__file__).resolve().parents[1]

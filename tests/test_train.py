@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+
 from tinyxray import model, train
 
 
@@ -71,3 +72,14 @@ def test_split_key_ignores_where_the_dataset_lives():
     absolute = train.split_key("/data/copy/seed/test/Covid/1.png", "seed")
     assert relative == absolute == ("seed", "test", "Covid", "1.png")
     assert train.split_key("/a/seed/train/Covid/1.png", "seed") != relative
+
+
+def test_efficientnet_case_uses_our_batchnorm_momentum():
+    built = model.build_model(model.get_preset("case2"))
+    backbone = next(layer for layer in built.layers if isinstance(layer, keras.Model))
+    momenta = {
+        layer.momentum
+        for layer in backbone.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    }
+    assert momenta == {model.BN_MOMENTUM}

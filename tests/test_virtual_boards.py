@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import serial
+
 from tinyxray import virtual_board
 
 BANNER_RE = re.compile(r"^tinyxray firmware \S+ board=(?P<board>\S+) protocol=1$")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 
 import numpy as np
+
 from tinyxray.aot.graph import Graph
 from tinyxray.aot.lowering import Constant, Layer
 from tinyxray.aot.memory_plan import MemoryPlan

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+
 from tinyxray.aot.report import KERNELS_DIR
 
 HOST_CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC"]

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
 from tinyxray.aot import quantization
 from tinyxray.aot.graph import Graph, Operator, Tensor, UnsupportedModelError
 

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
 from tinyxray.aot import compiler, host_build
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 import serial
 import serial.tools.list_ports
+
 from tinyxray.bench import protocol
 
 __all__ = [

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from tinyxray import metrics
 from tinyxray.bench import protocol
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from tinyxray.bench import link as link_module
 from tinyxray.bench import protocol
 from tinyxray.bench.results_log import JsonlLog, read_records

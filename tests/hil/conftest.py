@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from hil_support import CARD, SAMPLES, Dut
+
 from tinyxray.bench import link, runner
 
 platformio_required = pytest.mark.skipif(

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from hil_support import CARD, Dut
+
 from tinyxray.bench import runner
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hil_support import Dut
+
 from tinyxray.bench import protocol
 
 

@@ -11,6 +11,7 @@ import struct
 import numpy as np
 import pytest
 from hil_support import Dut
+
 from tinyxray.bench import protocol
 
 Code = protocol.ErrorCode

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from hil_support import CARD, Dut
+
 from tinyxray import model_card
 from tinyxray.bench import protocol
 

@@ -32,6 +32,28 @@ void tx_depthwise_conv2d_s8_portable(const tx_depthwise_params* p, const int8_t*
       const int32_t offset = interior ? 0 : p->input_offset;
       const int8_t* window = input + iy0 * row_stride + ix0 * channels;
       int32_t c = 0;
+      if (interior && p->k_h == 3 && p->k_w == 3) {
+        /* The common case: a full 3x3 window, offset folded, taps unrolled. */
+        for (; c + 4 <= channels; c += 4) {
+          int32_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
+          const int8_t* w = p->filter + c;
+          for (int32_t ky = 0; ky < 3; ++ky) {
+            const int8_t* in = window + ky * row_stride + c;
+            for (int32_t kx = 0; kx < 3; ++kx) {
+              acc0 += (int32_t)w[0] * (int32_t)in[0];
+              acc1 += (int32_t)w[1] * (int32_t)in[1];
+              acc2 += (int32_t)w[2] * (int32_t)in[2];
+              acc3 += (int32_t)w[3] * (int32_t)in[3];
+              in += channels;
+              w += channels;
+            }
+          }
+          output[c] = tx_dw_requantize(p, acc0 + p->interior_bias[c], c);
+          output[c + 1] = tx_dw_requantize(p, acc1 + p->interior_bias[c + 1], c + 1);
+          output[c + 2] = tx_dw_requantize(p, acc2 + p->interior_bias[c + 2], c + 2);
+          output[c + 3] = tx_dw_requantize(p, acc3 + p->interior_bias[c + 3], c + 3);
+        }
+      }
       for (; c + 4 <= channels; c += 4) {
         int32_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
         for (int32_t ky = ky_begin; ky < ky_end; ++ky) {

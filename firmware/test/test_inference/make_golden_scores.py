@@ -17,6 +17,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+
 from tinyxray import model_card, preprocess, tflm_oracle
 
 HERE = Path(__file__).resolve().parent

@@ -16,6 +16,7 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+
 from tinyxray import preprocess, tflm_oracle
 
 HERE = Path(__file__).resolve().parent

@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+
 from tinyxray import preprocess
 
 HERE = Path(__file__).resolve().parent
