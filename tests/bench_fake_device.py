@@ -17,6 +17,7 @@ from collections.abc import Callable
 from tinyxray.bench import protocol
 
 BANNER = b"tinyxray firmware 0.0.0-fake board=fake protocol=1\n\x00"
+BOOT_DELAY_SECONDS = 0.3
 
 InferFunction = Callable[[int, int, int, bytes], tuple[int, bool, tuple[int, ...]]]
 
@@ -100,6 +101,9 @@ class FakeDevice:
                 continue
             self.connections += 1
             with connection:
+                # Boot a moment after the port opens, as the virtual boards do:
+                # pyserial's socket:// open() flushes input it finds at once.
+                time.sleep(BOOT_DELAY_SECONDS)
                 connection.sendall(BANNER + protocol.encode_frame(protocol.Reply.BOOT, 0))
                 self._last_frame = False
                 keep = self._session(connection)

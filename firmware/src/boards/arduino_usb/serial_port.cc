@@ -1,7 +1,9 @@
-// serial_port.h for the Arduino Nano 33 BLE: USB CDC through the Arduino mbed
-// core's Serial. mbed's USBCDC is known to drop data on large writes, so each
-// write is handed over in pieces of at most 64 bytes (one full-speed USB
-// packet). The baud rate is ignored by USB CDC.
+// serial_port.h for Arduino boards whose Serial is native USB CDC: the Nano 33
+// BLE (Arduino mbed core) and the XIAO ESP32S3 Sense (Arduino-ESP32 with
+// ARDUINO_USB_CDC_ON_BOOT). Both boards' envs add this folder to their build.
+// mbed's USBCDC is known to drop data on large writes, so each write is handed
+// over in pieces of at most 64 bytes (one full-speed USB packet). The baud
+// rate is ignored by USB CDC.
 #include "serial_port.h"
 
 #include <Arduino.h>
