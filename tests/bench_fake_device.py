@@ -17,7 +17,7 @@ from collections.abc import Callable
 from tinyxray.bench import protocol
 
 BANNER = b"tinyxray firmware 0.0.0-fake board=fake protocol=1\n\x00"
-BOOT_DELAY_SECONDS = 0.3
+BOOT_DELAY_SECONDS = 0.2
 
 InferFunction = Callable[[int, int, int, bytes], tuple[int, bool, tuple[int, ...]]]
 

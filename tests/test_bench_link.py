@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import types
 
 import pytest
@@ -21,9 +22,19 @@ def open_link(device: FakeDevice, **options: float) -> link.Link:
     return link.Link(device.url, **settings).open()
 
 
+def wait_for_boot(connection: link.Link) -> None:
+    """Reads the fake device's boot chatter (banner + BOOT), as a host does after opening."""
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        packet = connection.read_packet(0.5)
+        if packet is not None and packet.type == protocol.Reply.BOOT:
+            return
+    raise AssertionError("the fake device sent no BOOT packet")
+
+
 def test_echo_and_byte_counts(device: FakeDevice) -> None:
     with open_link(device) as connection:
-        connection.drain()  # the boot chatter, unless pyserial flushed it on open
+        wait_for_boot(connection)
         reply = connection.call(protocol.Command.ECHO, b"ping", protocol.Reply.ECHO_REPLY)
         assert reply.payload == b"ping"
         stats = connection.stats
@@ -44,7 +55,7 @@ def test_banner_is_recorded_and_boot_ignored_when_asked(device: FakeDevice) -> N
 def test_resynchronises_after_garbage(device: FakeDevice) -> None:
     device.faults.garbage_before_reply = b"\x42\x00\x13\x37noise\xff\xfe\x00"
     with open_link(device) as connection:
-        connection.drain()
+        wait_for_boot(connection)
         for index in range(5):
             payload = bytes([index]) * 100
             reply = connection.call(protocol.Command.ECHO, payload, protocol.Reply.ECHO_REPLY)
@@ -55,7 +66,7 @@ def test_resynchronises_after_garbage(device: FakeDevice) -> None:
 def test_retries_after_a_lost_reply(device: FakeDevice) -> None:
     device.faults.drop_replies = 1
     with open_link(device, timeout=0.3) as connection:
-        connection.drain()
+        wait_for_boot(connection)
         reply = connection.call(protocol.Command.ECHO, b"again", protocol.Reply.ECHO_REPLY)
         assert reply.payload == b"again"
         assert connection.stats.timeouts == 1 and connection.stats.retries == 1
@@ -64,14 +75,14 @@ def test_retries_after_a_lost_reply(device: FakeDevice) -> None:
 def test_gives_up_after_the_last_retry(device: FakeDevice) -> None:
     device.faults.drop_replies = 10
     with open_link(device, timeout=0.2, retries=1) as connection:
-        connection.drain()
+        wait_for_boot(connection)
         with pytest.raises(link.LinkTimeout, match=r"ECHO .* after 2 attempt"):
             connection.call(protocol.Command.ECHO, b"x", protocol.Reply.ECHO_REPLY)
 
 
 def test_boot_while_waiting_raises_device_reset(device: FakeDevice) -> None:
     with open_link(device) as connection:
-        connection.drain()
+        wait_for_boot(connection)
         device.faults.reset_at_request = device.requests + 1
         with pytest.raises(link.DeviceReset, match="BOOT"):
             connection.call(protocol.Command.ECHO, b"x", protocol.Reply.ECHO_REPLY)
@@ -82,7 +93,7 @@ def test_boot_while_waiting_raises_device_reset(device: FakeDevice) -> None:
 
 def test_reconnects_when_the_port_disappears(device: FakeDevice) -> None:
     with open_link(device) as connection:
-        connection.drain()
+        wait_for_boot(connection)
         device.faults.disconnect_at_request = device.requests + 1
         with pytest.raises(link.DeviceReset, match="disappeared"):
             connection.call(protocol.Command.ECHO, b"x", protocol.Reply.ECHO_REPLY)
@@ -97,7 +108,7 @@ def test_reconnects_when_the_port_disappears(device: FakeDevice) -> None:
 def test_port_that_never_returns_is_a_clear_error(device: FakeDevice) -> None:
     device.faults.stay_offline = True
     with open_link(device, reopen_timeout=1.0) as connection:
-        connection.drain()
+        wait_for_boot(connection)
         device.faults.disconnect_at_request = device.requests + 1
         with pytest.raises(link.LinkError, match="did not come back within 1 s"):
             connection.call(protocol.Command.ECHO, b"x", protocol.Reply.ECHO_REPLY)
@@ -105,7 +116,7 @@ def test_port_that_never_returns_is_a_clear_error(device: FakeDevice) -> None:
 
 def test_error_reply_raises_with_the_error_name(device: FakeDevice) -> None:
     with open_link(device) as connection:
-        connection.drain()
+        wait_for_boot(connection)
         with pytest.raises(link.DeviceErrorReply, match="NO_FRAME") as caught:
             connection.call(protocol.Command.BENCH, b"\x01\x00", protocol.Reply.BENCH_RESULT)
         assert caught.value.error.code == protocol.ErrorCode.NO_FRAME
@@ -113,7 +124,7 @@ def test_error_reply_raises_with_the_error_name(device: FakeDevice) -> None:
 
 def test_unknown_id_error_is_retried_then_returned(device: FakeDevice) -> None:
     with open_link(device) as connection:
-        connection.drain()
+        wait_for_boot(connection)
         # A corrupted request: the device answers ERROR with id 0xFFFF.
         connection.write_raw(b"\x05\x01\x02\x03\x04\x00")
         packet = connection.read_packet(1.0)
