@@ -59,46 +59,18 @@ class Int8Predictor(Predictor):
 
     def _features(self, frames: np.ndarray) -> np.ndarray:
         """Dequantised input of the last FULLY_CONNECTED op (penultimate features)."""
-        from ai_edge_litert import interpreter as litert
-        from tensorflow.lite.python import schema_py_generated as schema
+        from tinyxray import tflm_oracle
 
-        flatbuffer = self.oracle.flatbuffer
-        graph_model = schema.ModelT.InitFromObj(
-            schema.Model.GetRootAsModel(bytearray(flatbuffer), 0)
-        )
-        graph = graph_model.subgraphs[0]
-        feature_tensor = None
-        for op in graph.operators:
-            code = graph_model.operatorCodes[op.opcodeIndex]
-            if max(code.builtinCode, code.deprecatedBuiltinCode) == (
-                schema.BuiltinOperator.FULLY_CONNECTED
-            ):
-                feature_tensor = int(op.inputs[0])
-        if feature_tensor is None or len(frames) == 0:
+        dense_ops = tflm_oracle.ops_of_kind(self.oracle.flatbuffer, "FULLY_CONNECTED")
+        if not dense_ops or len(frames) == 0:
             return np.zeros((len(frames), 0))
-        interpreter = litert.Interpreter(
-            model_content=flatbuffer,
-            experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF,
-            experimental_preserve_all_tensors=True,
-            num_threads=1,
+        quantised = [
+            preprocess.to_int8(frame, self.oracle.input_scale, self.oracle.input_zero_point)
+            for frame in frames
+        ]
+        return tflm_oracle.intermediate_values(
+            self.oracle.flatbuffer, int(dense_ops[-1].inputs[0]), quantised
         )
-        interpreter.allocate_tensors()
-        detail = interpreter.get_input_details()[0]
-        scale, zero = next(
-            d["quantization"]
-            for d in interpreter.get_tensor_details()
-            if d["index"] == feature_tensor
-        )
-        features = []
-        for frame in frames:
-            quantised = preprocess.to_int8(
-                frame, self.oracle.input_scale, self.oracle.input_zero_point
-            )
-            interpreter.set_tensor(detail["index"], quantised.reshape(detail["shape"]))
-            interpreter.invoke()
-            raw = interpreter.get_tensor(feature_tensor).reshape(-1).astype(np.float64)
-            features.append((raw - zero) * scale)
-        return np.stack(features)
 
 
 class FloatPredictor(Predictor):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -172,33 +173,34 @@ def litert_ref_invoke(
     return np.stack(outputs)
 
 
-def softmax_beta_check(flatbuffer: bytes, frames_int8: np.ndarray) -> dict:
-    """Check that the device's output is softmax(beta * logits) with the flatbuffer's beta.
-
-    The SOFTMAX input (int8 logits) is read with ai-edge-litert (reference kernels, bit-exact
-    with TFLM, all tensors preserved); the expected probabilities are computed in float64 from
-    it and the stored beta, and compared with the TFLM oracle's dequantised output.
-    Returns beta, frames and the largest absolute probability difference (about 1/256 when
-    beta is honoured).
-    """
-    from ai_edge_litert import interpreter as litert
+def ops_of_kind(flatbuffer: bytes, kind: str) -> list:
+    """The operators of one builtin kind (e.g. "SOFTMAX"), in graph order (schema object API)."""
     from tensorflow.lite.python import schema_py_generated as schema
 
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(flatbuffer), 0))
-    graph = model.subgraphs[0]
-    softmax_ops = [
+    wanted = getattr(schema.BuiltinOperator, kind)
+    return [
         op
-        for op in graph.operators
+        for op in model.subgraphs[0].operators
         if max(
             model.operatorCodes[op.opcodeIndex].builtinCode,
             model.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode,
         )
-        == schema.BuiltinOperator.SOFTMAX
+        == wanted
     ]
-    if len(softmax_ops) != 1:
-        raise ValueError(f"expected one SOFTMAX op, found {len(softmax_ops)}")
-    beta = float(softmax_ops[0].builtinOptions.beta)
-    logits_index = int(softmax_ops[0].inputs[0])
+
+
+def intermediate_values(
+    flatbuffer: bytes, tensor_index: int, frames_int8: Iterable[np.ndarray]
+) -> np.ndarray:
+    """Dequantised values of one intermediate tensor, one row per frame.
+
+    TFLM's Python interpreter cannot expose intermediates, so this runs ai-edge-litert with
+    reference kernels (bit-exact with TFLM, as tests/test_oracle.py checks) and all tensors
+    preserved.
+    """
+    from ai_edge_litert import interpreter as litert
+
     interpreter = litert.Interpreter(
         model_content=flatbuffer,
         experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF,
@@ -208,15 +210,34 @@ def softmax_beta_check(flatbuffer: bytes, frames_int8: np.ndarray) -> dict:
     interpreter.allocate_tensors()
     detail = interpreter.get_input_details()[0]
     scale, zero_point = next(
-        d["quantization"] for d in interpreter.get_tensor_details() if d["index"] == logits_index
+        d["quantization"] for d in interpreter.get_tensor_details() if d["index"] == tensor_index
     )
-    oracle = Int8Model(flatbuffer)
-    worst = 0.0
+    rows = []
     for frame in frames_int8:
         interpreter.set_tensor(detail["index"], frame.reshape(detail["shape"]).astype(np.int8))
         interpreter.invoke()
-        logits = interpreter.get_tensor(logits_index).reshape(-1).astype(np.float64) - zero_point
-        scaled = beta * logits * scale
+        raw = interpreter.get_tensor(tensor_index).reshape(-1).astype(np.float64)
+        rows.append((raw - zero_point) * scale)
+    return np.stack(rows) if rows else np.zeros((0, 0))
+
+
+def softmax_beta_check(flatbuffer: bytes, frames_int8: np.ndarray) -> dict:
+    """Check that the device's output is softmax(beta * logits) with the flatbuffer's beta.
+
+    The SOFTMAX input (the logits) is read with `intermediate_values`; the expected
+    probabilities are computed in float64 from it and the stored beta, and compared with the
+    TFLM oracle's dequantised output. Returns beta, frames and the largest absolute
+    probability difference (about 1/256 when beta is honoured).
+    """
+    softmax_ops = ops_of_kind(flatbuffer, "SOFTMAX")
+    if len(softmax_ops) != 1:
+        raise ValueError(f"expected one SOFTMAX op, found {len(softmax_ops)}")
+    beta = float(softmax_ops[0].builtinOptions.beta)
+    logits = intermediate_values(flatbuffer, int(softmax_ops[0].inputs[0]), frames_int8)
+    oracle = Int8Model(flatbuffer)
+    worst = 0.0
+    for frame, frame_logits in zip(frames_int8, logits, strict=True):
+        scaled = beta * frame_logits
         expected = np.exp(scaled - scaled.max())
         expected /= expected.sum()
         actual = oracle.probabilities(oracle.invoke(frame))
