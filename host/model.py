@@ -75,26 +75,18 @@ PRESETS: dict[str, Preset] = {
         warmup_epochs=2,
         reestimate_bn=True,
     ),
-    "lean": Preset(
-        "lean",
-        block1_expansion=3,
-        stem_filters=8,
-        head_units=0,
-        dropout=0.3,
-        weight_decay=0.05,
-        learning_rate=0.002,
-        epochs=120,
-        augment=True,
-        class_balance=True,
-        lr_schedule="cosine",
-        warmup_epochs=2,
-        reestimate_bn=True,
-    ),
     # A few blocks of the same ops, for CI smoke tests only (trains in seconds).
     "tiny": Preset(
         "tiny", max_blocks=3, last_filters=64, head_units=8, epochs=1, reestimate_bn=True
     ),
 }
+
+
+# The memory-lean variant for the Nano 33 BLE: the recommended recipe with a lighter stem
+# and block_1 expansion 3, which takes the TFLM arena from about 210 KB to about 145 KB.
+PRESETS["lean"] = dataclasses.replace(
+    PRESETS["recommended"], name="lean", block1_expansion=3, stem_filters=8
+)
 
 
 def get_preset(name: str, **overrides: Any) -> Preset:

@@ -8,12 +8,12 @@
 //   S=$(ls firmware/lib/core/*.cc | grep -v app.cc)
 //   F="-std=c++17 -O1 -g -fno-exceptions -fno-rtti -Ifirmware/lib/core -Ifirmware/lib/model"
 //   clang++ $F -fsanitize=fuzzer,address,undefined $S firmware/fuzz/fuzz_support.cc \
-//     firmware/fuzz/fuzz_frame_reader.cc -o /tmp/fuzz_frame_reader
-//   mkdir -p /tmp/corpus
-//   /tmp/fuzz_frame_reader -max_total_time=60 -max_len=4096 /tmp/corpus
+//     firmware/fuzz/fuzz_frame_reader.cc -o .pio/fuzz/fuzz_frame_reader
+//   mkdir -p .pio/fuzz/corpus
+//   .pio/fuzz/fuzz_frame_reader -max_total_time=60 -max_len=4096 .pio/fuzz/corpus
 //   clang++ $F -fsanitize=address,undefined $S firmware/fuzz/fuzz_support.cc \
-//     firmware/fuzz/fuzz_frame_reader.cc firmware/fuzz/fuzz_loop.cc -o /tmp/fuzz_loop
-//   /tmp/fuzz_loop 1000000
+//     firmware/fuzz/fuzz_frame_reader.cc firmware/fuzz/fuzz_loop.cc -o .pio/fuzz/fuzz_loop
+//   .pio/fuzz/fuzz_loop 1000000
 #include <cstdlib>
 #include <cstring>
 #include <new>
