@@ -135,6 +135,30 @@ def make_optimizer(preset: model.Preset, steps_per_epoch: int):
     return keras.optimizers.Adam(learning_rate=rate)
 
 
+def backup_callback(backup_dir: Path):
+    """Keras' BackupAndRestore, but each file is written beside and renamed into place.
+
+    A run killed while Keras writes its backup would otherwise leave a truncated weights or
+    metadata file that makes `--resume` fail; a rename is atomic, so the backup is always a
+    whole epoch (the weights are renamed before the epoch counter, so at worst one epoch is
+    trained again).
+    """
+    import keras
+
+    class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+        def _save_model(self) -> None:
+            os.makedirs(self.backup_dir, exist_ok=True)
+            partial_weights = self._weights_path.replace(".weights.h5", ".partial.weights.h5")
+            self.model.save_weights(filepath=partial_weights, overwrite=True)
+            os.replace(partial_weights, self._weights_path)
+            partial_metadata = self._training_metadata_path + ".partial"
+            with open(partial_metadata, "w") as handle:
+                json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, handle)
+            os.replace(partial_metadata, self._training_metadata_path)
+
+    return AtomicBackupAndRestore(str(backup_dir))
+
+
 def logits_and_probs(keras_model, frames: np.ndarray, batch_size: int = 64):
     """Float logits (N,C) and penultimate features (N,F) of a Keras model."""
     extractor = model.feature_model(keras_model)
@@ -231,10 +255,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     backup = out / "checkpoints" / "backup"
     if not args.resume and backup.exists():
         shutil.rmtree(backup)
+    # The history row follows the backup at once (the slow whole-model checkpoint comes
+    # last), so a run killed at any moment resumes with every finished epoch logged once.
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(backup)),
-        keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "last.keras")),
+        backup_callback(backup),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=args.resume),
+        keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "last.keras")),
     ]
     fit_started = time.time()
     keras_model.fit(
