@@ -4,6 +4,7 @@
  * clamped to the fused activation range. */
 #include "tx_fixed_point.h"
 #include "tx_kernels.h"
+#include "tx_window.h"
 
 static TX_ALWAYS_INLINE int8_t tx_conv_requantize(const tx_conv_params* p, int32_t acc, int32_t channel) {
   acc = tx_multiply_by_quantized_multiplier(acc, p->multiplier[channel], (int)p->shift[channel]);
@@ -109,12 +110,12 @@ void tx_conv2d_s8_portable(const tx_conv_params* p, const int8_t* input, int8_t*
   const int32_t in_c = p->in_c;
   for (int32_t oy = 0; oy < p->out_h; ++oy) {
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
-    const int32_t ky_begin = iy0 < 0 ? -iy0 : 0;
-    const int32_t ky_end = (p->in_h - iy0) < p->k_h ? (p->in_h - iy0) : p->k_h;
+    int32_t ky_begin, ky_end;
+    tx_window_taps(iy0, p->in_h, p->k_h, &ky_begin, &ky_end);
     for (int32_t ox = 0; ox < p->out_w; ++ox) {
       const int32_t ix0 = ox * p->stride_w - p->pad_left;
-      const int32_t kx_begin = ix0 < 0 ? -ix0 : 0;
-      const int32_t kx_end = (p->in_w - ix0) < p->k_w ? (p->in_w - ix0) : p->k_w;
+      int32_t kx_begin, kx_end;
+      tx_window_taps(ix0, p->in_w, p->k_w, &kx_begin, &kx_end);
       int32_t oc = 0;
       for (; oc + 4 <= p->out_c; oc += 4) {
         int32_t acc[4] = {0, 0, 0, 0};

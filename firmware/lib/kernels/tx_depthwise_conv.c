@@ -7,6 +7,7 @@
  * per-MAC add; border windows add the offset per tap and skip the padding. */
 #include "tx_fixed_point.h"
 #include "tx_kernels.h"
+#include "tx_window.h"
 
 static TX_ALWAYS_INLINE int8_t tx_dw_requantize(const tx_depthwise_params* p, int32_t acc, int32_t c) {
   acc = tx_multiply_by_quantized_multiplier(acc, p->multiplier[c], (int)p->shift[c]);
@@ -20,13 +21,12 @@ void tx_depthwise_conv2d_s8_portable(const tx_depthwise_params* p, const int8_t*
   const int32_t row_stride = p->in_w * channels;
   for (int32_t oy = 0; oy < p->out_h; ++oy) {
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
-    /* The kernel rows that fall inside the image. */
-    const int32_t ky_begin = iy0 < 0 ? -iy0 : 0;
-    const int32_t ky_end = (p->in_h - iy0) < p->k_h ? (p->in_h - iy0) : p->k_h;
+    int32_t ky_begin, ky_end;
+    tx_window_taps(iy0, p->in_h, p->k_h, &ky_begin, &ky_end);
     for (int32_t ox = 0; ox < p->out_w; ++ox) {
       const int32_t ix0 = ox * p->stride_w - p->pad_left;
-      const int32_t kx_begin = ix0 < 0 ? -ix0 : 0;
-      const int32_t kx_end = (p->in_w - ix0) < p->k_w ? (p->in_w - ix0) : p->k_w;
+      int32_t kx_begin, kx_end;
+      tx_window_taps(ix0, p->in_w, p->k_w, &kx_begin, &kx_end);
       const int interior = p->interior_bias != NULL && ky_begin == 0 && kx_begin == 0 &&
                            ky_end == p->k_h && kx_end == p->k_w;
       const int32_t offset = interior ? 0 : p->input_offset;
