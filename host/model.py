@@ -46,6 +46,10 @@ class Preset:
     weight_decay: float = 0.0  # > 0: AdamW with this decoupled decay
     bn_momentum: float = BN_MOMENTUM
     reestimate_bn: bool = False
+    mixup: float = 0.0  # > 0: mixup with Beta(mixup, mixup) mixing weights
+    label_smoothing: float = 0.0
+    ema: float = 0.0  # > 0: keep an exponential moving average of the weights (momentum)
+    flip: bool = False  # random left-right flips in augmentation
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -79,39 +79,78 @@ def class_weights(labels: np.ndarray, classes: int) -> dict[int, float]:
     return {cls: float(len(labels) / (classes * counts[cls])) for cls in range(classes)}
 
 
-def augmenter(seed: int):
+def augmenter(seed: int, flip: bool = False):
     """Mild geometric and photometric augmentation, applied to training batches only."""
     import keras
 
-    return keras.Sequential(
-        [
-            keras.layers.RandomRotation(0.03, fill_mode="reflect", seed=seed),
-            keras.layers.RandomZoom((-0.1, 0.1), fill_mode="reflect", seed=seed + 1),
-            keras.layers.RandomTranslation(0.06, 0.06, fill_mode="reflect", seed=seed + 2),
-            keras.layers.RandomContrast(0.2, value_range=(0, 255), seed=seed + 3),
-            keras.layers.RandomBrightness(0.1, value_range=(0, 255), seed=seed + 4),
-        ],
-        name="augment",
-    )
+    layers = [
+        keras.layers.RandomRotation(0.03, fill_mode="reflect", seed=seed),
+        keras.layers.RandomZoom((-0.1, 0.1), fill_mode="reflect", seed=seed + 1),
+        keras.layers.RandomTranslation(0.06, 0.06, fill_mode="reflect", seed=seed + 2),
+        keras.layers.RandomContrast(0.2, value_range=(0, 255), seed=seed + 3),
+        keras.layers.RandomBrightness(0.1, value_range=(0, 255), seed=seed + 4),
+    ]
+    if flip:
+        layers.append(keras.layers.RandomFlip("horizontal", seed=seed + 5))
+    return keras.Sequential(layers, name="augment")
+
+
+def mixup_batch(images, targets, weights, alpha: float, seed: int):
+    """Mix each example with its mirror in the (shuffled) batch: mixup (Zhang et al. 2018).
+
+    The mixing weight is drawn from Beta(alpha, alpha) and folded to >= 0.5, so every
+    mixed example is dominated by its own image; one-hot targets and the class-balance
+    sample weights are mixed with the same weight.
+    """
+    import tensorflow as tf
+
+    count = tf.shape(images)[0]
+    a = tf.random.gamma([count], alpha, seed=seed)
+    b = tf.random.gamma([count], alpha, seed=seed + 1)
+    lam = a / (a + b + 1e-12)
+    lam = tf.maximum(lam, 1.0 - lam)
+    lam_images = tf.reshape(lam, [-1, 1, 1, 1])
+    images = lam_images * images + (1.0 - lam_images) * tf.reverse(images, [0])
+    lam_targets = tf.reshape(lam, [-1, 1])
+    targets = lam_targets * targets + (1.0 - lam_targets) * tf.reverse(targets, [0])
+    weights = lam * weights + (1.0 - lam) * tf.reverse(weights, [0])
+    return images, targets, weights
 
 
 def make_dataset(
-    frames: np.ndarray, labels: np.ndarray, preset: model.Preset, seed: int, train: bool
+    frames: np.ndarray,
+    labels: np.ndarray,
+    preset: model.Preset,
+    seed: int,
+    train: bool,
+    weights: np.ndarray | None = None,
 ):
+    """(image, one-hot target, sample weight) batches; augmentation and mixup when training."""
     import tensorflow as tf
 
-    dataset = tf.data.Dataset.from_tensor_slices((frames.astype(np.float32), labels))
+    targets = np.eye(len(model.LABELS), dtype=np.float32)[labels]
+    if weights is None:
+        weights = np.ones(len(frames), np.float32)
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (frames.astype(np.float32), targets, weights.astype(np.float32))
+    )
     if train:
         dataset = dataset.shuffle(len(frames), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(preset.batch_size)
     if train and preset.augment:
-        layers = augmenter(seed)
+        layers = augmenter(seed, flip=preset.flip)
 
-        def augment(images, targets):
+        def augment(images, targets, weights):
             images = tf.clip_by_value(layers(images, training=True), 0.0, 255.0)
-            return tf.round(images), targets
+            return tf.round(images), targets, weights
 
         dataset = dataset.map(augment)
+    if train and preset.mixup > 0:
+        dataset = dataset.map(
+            lambda images, targets, weights: mixup_batch(
+                images, targets, weights, preset.mixup, seed + 10
+            )
+        )
     return dataset.prefetch(2)
 
 
@@ -130,9 +169,11 @@ def make_optimizer(preset: model.Preset, steps_per_epoch: int):
         )
     elif preset.lr_schedule != "constant":
         raise ValueError(f"unknown lr_schedule {preset.lr_schedule!r}")
+    # With use_ema, fit() ends by swapping the averaged weights into the model.
+    ema = {"use_ema": True, "ema_momentum": preset.ema} if preset.ema > 0 else {}
     if preset.weight_decay > 0:
-        return keras.optimizers.AdamW(learning_rate=rate, weight_decay=preset.weight_decay)
-    return keras.optimizers.Adam(learning_rate=rate)
+        return keras.optimizers.AdamW(learning_rate=rate, weight_decay=preset.weight_decay, **ema)
+    return keras.optimizers.Adam(learning_rate=rate, **ema)
 
 
 def backup_callback(backup_dir: Path):
@@ -183,9 +224,97 @@ def _nll_acc(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     }
 
 
+def write_atomic(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+def fit_model(
+    preset: model.Preset,
+    shape: tuple[int, int, int],
+    training: tuple[np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray] | None,
+    out: Path,
+    stage: str,
+    args: argparse.Namespace,
+):
+    """Build and fit a fresh model; returns (model, fit seconds). `stage` prefixes its files."""
+    import keras
+
+    set_determinism(args.seed)
+    x_train, y_train = training
+    keras_model = model.build_model(preset, input_shape=shape)
+    steps = int(np.ceil(len(x_train) / preset.batch_size))
+    keras_model.compile(
+        optimizer=make_optimizer(preset, steps),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=preset.label_smoothing),
+        metrics=["accuracy"],
+    )
+    backup = out / "checkpoints" / f"{stage}backup"
+    if not args.resume and backup.exists():
+        shutil.rmtree(backup)
+    # The history row follows the backup at once (the slow whole-model checkpoint comes
+    # last), so a run killed at any moment resumes with every finished epoch logged once.
+    callbacks = [
+        backup_callback(backup),
+        keras.callbacks.CSVLogger(str(out / f"{stage}history.csv"), append=args.resume),
+        keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / f"{stage}last.keras")),
+    ]
+    sample_weights = None
+    if preset.class_balance:
+        balance = class_weights(y_train, len(model.LABELS))
+        sample_weights = np.array([balance[int(label)] for label in y_train], np.float32)
+    started = time.time()
+    keras_model.fit(
+        make_dataset(x_train, y_train, preset, args.seed, train=True, weights=sample_weights),
+        validation_data=(
+            make_dataset(*validation, preset, args.seed, train=False) if validation else None
+        ),
+        epochs=preset.epochs,
+        callbacks=callbacks,
+        verbose=0 if args.quiet else 2,
+    )
+    return keras_model, time.time() - started
+
+
+def settle_batchnorm(keras_model, preset: model.Preset, x_train, x_val, y_val):
+    """Choose the BatchNorm statistics on validation and fit the temperature there.
+
+    Returns (bn record, temperature); the model is left with the statistics kept.
+    """
+    from tinyxray import convert
+
+    # BatchNorm statistics: measure validation before/after re-estimation.
+    val_logits, _ = logits_and_probs(keras_model, x_val)
+    bn = {"before_reestimate": _nll_acc(val_logits, y_val)}
+    bn["momentum"] = preset.bn_momentum
+    if preset.reestimate_bn:
+        # Precise BN: recompute the moving statistics over the (un-augmented) training set,
+        # and keep them only if they lower the validation NLL (measured, both recorded).
+        saved_weights = keras_model.get_weights()
+        bn["batches"] = model.reestimate_batchnorm(keras_model, x_train, preset.batch_size)
+        new_logits, _ = logits_and_probs(keras_model, x_val)
+        bn["after_reestimate"] = _nll_acc(new_logits, y_val)
+        # Compare after temperature scaling (applied to whichever is kept anyway).
+        for key, logits in (("before_reestimate", val_logits), ("after_reestimate", new_logits)):
+            scaled = logits / convert.fit_temperature(logits, y_val)
+            bn[key]["nll_after_temperature"] = _nll_acc(scaled, y_val)["nll"]
+        if (
+            bn["after_reestimate"]["nll_after_temperature"]
+            <= bn["before_reestimate"]["nll_after_temperature"]
+        ):
+            bn["kept"] = "reestimated"
+            val_logits = new_logits
+        else:
+            bn["kept"] = "moving_average"
+            keras_model.set_weights(saved_weights)
+    # Temperature on validation (NLL); the int8 model carries it as SOFTMAX beta = 1/T.
+    return bn, convert.fit_temperature(val_logits, y_val)
+
+
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Run the whole training pipeline; returns the summary written to train_summary.json."""
-    import keras
 
     from tinyxray import convert, tflm_oracle
 
@@ -245,69 +374,51 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     x_val, y_val = frames[index["validation"]], labels[index["validation"]]
 
     # Model and fit (resumable: BackupAndRestore keeps the epoch and optimizer state).
-    keras_model = model.build_model(preset, input_shape=(config.size, config.size, 1))
-    steps = int(np.ceil(len(x_train) / preset.batch_size))
-    keras_model.compile(
-        optimizer=make_optimizer(preset, steps),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=["accuracy"],
-    )
-    backup = out / "checkpoints" / "backup"
-    if not args.resume and backup.exists():
-        shutil.rmtree(backup)
-    # The history row follows the backup at once (the slow whole-model checkpoint comes
-    # last), so a run killed at any moment resumes with every finished epoch logged once.
-    callbacks = [
-        backup_callback(backup),
-        keras.callbacks.CSVLogger(str(out / "history.csv"), append=args.resume),
-        keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "last.keras")),
-    ]
-    fit_started = time.time()
-    keras_model.fit(
-        make_dataset(x_train, y_train, preset, args.seed, train=True),
-        validation_data=make_dataset(x_val, y_val, preset, args.seed, train=False),
-        epochs=preset.epochs,
-        class_weight=class_weights(y_train, len(model.LABELS)) if preset.class_balance else None,
-        callbacks=callbacks,
-        verbose=0 if args.quiet else 2,
-    )
-    fit_seconds = time.time() - fit_started
-
-    # BatchNorm statistics: measure validation before/after re-estimation.
-    val_logits, _ = logits_and_probs(keras_model, x_val)
-    bn = {"before_reestimate": _nll_acc(val_logits, y_val)}
-    bn["momentum"] = preset.bn_momentum
-    if preset.reestimate_bn:
-        # Precise BN: recompute the moving statistics over the (un-augmented) training set,
-        # and keep them only if they lower the validation NLL (measured, both recorded).
-        saved_weights = keras_model.get_weights()
-        bn["batches"] = model.reestimate_batchnorm(keras_model, x_train, preset.batch_size)
-        new_logits, _ = logits_and_probs(keras_model, x_val)
-        bn["after_reestimate"] = _nll_acc(new_logits, y_val)
-        # Compare after temperature scaling (applied to whichever is kept anyway).
-        for key, logits in (("before_reestimate", val_logits), ("after_reestimate", new_logits)):
-            scaled = logits / convert.fit_temperature(logits, y_val)
-            bn[key]["nll_after_temperature"] = _nll_acc(scaled, y_val)["nll"]
-        if (
-            bn["after_reestimate"]["nll_after_temperature"]
-            <= bn["before_reestimate"]["nll_after_temperature"]
-        ):
-            bn["kept"] = "reestimated"
-            val_logits = new_logits
-        else:
-            bn["kept"] = "moving_average"
-            keras_model.set_weights(saved_weights)
+    shape = (config.size, config.size, 1)
+    stage_file = out / "checkpoints" / "validated_stage.json"
+    stage_weights = out / "checkpoints" / "validated.weights.h5"
+    if args.refit and args.resume and stage_file.exists():
+        # The validated stage finished before the run was stopped: go straight to the refit.
+        keras_model = model.build_model(preset, input_shape=shape)
+        keras_model.load_weights(stage_weights)
+        stage = json.loads(stage_file.read_text())
+        fit_seconds, bn, temperature = stage["fit_seconds"], stage["bn"], stage["temperature"]
+    else:
+        keras_model, fit_seconds = fit_model(
+            preset, shape, (x_train, y_train), (x_val, y_val), out, "", args
+        )
+        bn, temperature = settle_batchnorm(keras_model, preset, x_train, x_val, y_val)
+        if args.refit:
+            keras_model.save_weights(stage_weights)
+            stage = {"fit_seconds": fit_seconds, "bn": bn, "temperature": temperature}
+            write_atomic(stage_file, json.dumps(stage, indent=2))
+    refit: dict[str, Any] | None = None
+    representative = x_train
+    if args.refit:
+        # The recipe was measured above on validation; the shipped model is trained again,
+        # from scratch, on training + validation images with the same preset, epochs and
+        # seed, and keeps the validated stage's temperature and BatchNorm choice.
+        x_all = np.concatenate([x_train, x_val])
+        y_all = np.concatenate([y_train, y_val])
+        keras_model, refit_seconds = fit_model(
+            preset, shape, (x_all, y_all), None, out, "refit_", args
+        )
+        if bn.get("kept") == "reestimated":
+            model.reestimate_batchnorm(keras_model, x_all, preset.batch_size)
+        refit = {"images": len(x_all), "fit_seconds": refit_seconds}
+        representative = x_all
     save_float(keras_model, out / "model_float.keras")
 
-    # Temperature on validation (NLL), int8 conversion with SOFTMAX beta = 1/T.
-    temperature = convert.fit_temperature(val_logits, y_val)
+    # int8 conversion with SOFTMAX beta = 1/T (T fitted on validation).
     flatbuffer = convert.convert_int8(
-        keras_model, x_train, strict_input=preset.architecture == "mobilenetv2"
+        keras_model, representative, strict_input=preset.architecture == "mobilenetv2"
     )
     plain = flatbuffer
     flatbuffer = convert.set_softmax_beta(flatbuffer, 1.0 / temperature)
     beta_check = check_beta(plain, flatbuffer, x_val[:16], temperature)
     metrics: dict[str, Any] = {"bn": bn, "beta_check": beta_check}
+    if refit:
+        metrics["refit"] = refit
     card_path = convert.write_model_dir(
         out,
         flatbuffer,
@@ -321,9 +432,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         metrics=metrics,
     )
 
-    # Float vs int8 agreement on validation + test frames.
+    # Float vs int8 agreement on frames the shipped model was not trained on.
     oracle = tflm_oracle.Int8Model(out / "model_int8.tflite")
-    check_index = np.concatenate([index["validation"], index["test"]])
+    held_out = ["test"] if refit else ["validation", "test"]
+    check_index = np.concatenate([index[name] for name in held_out])
     int8_pred = np.array([oracle.invoke_u8(frames[i]).argmax() for i in check_index])
     float_pred = softmax(logits_and_probs(keras_model, frames[check_index])[0]).argmax(1)
     from tinyxray import metrics as metrics_module
@@ -336,6 +448,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "split_counts": {name: len(value) for name, value in index.items()},
         "audit": audit_summary,
         "fit_seconds": fit_seconds,
+        "refit": refit,
         "temperature": temperature,
         "bn": bn,
         "beta_check": beta_check,
@@ -380,12 +493,21 @@ def training_markdown(summary: dict[str, Any], preset: model.Preset) -> str:
             f" {bn['before_reestimate']['nll_after_temperature']:.3f},"
             f" after {bn['after_reestimate']['nll_after_temperature']:.3f}); kept: {bn['kept']}."
         )
+    refit = summary.get("refit")
+    if refit:
+        lines.append(
+            f"- Refit: the figures above measure the recipe on validation; the shipped model was"
+            f" then trained from scratch on training + validation ({refit['images']} images,"
+            f" fit {refit['fit_seconds']:.0f} s) with the same preset, and keeps this"
+            " temperature and BatchNorm choice."
+        )
+    held_out = "test" if refit else "validation+test"
     lines += [
         f"- Temperature (validation NLL): {summary['temperature']:.4f}; SOFTMAX beta = 1/T;"
         f" oracle check max |softmax(beta*logits) - int8 output| ="
         f" {summary['beta_check']['max_abs_diff']:.4f}"
         f" over {summary['beta_check']['frames']} frames.",
-        f"- Float vs int8 (TFLM oracle) top-1 agreement on validation+test:"
+        f"- Float vs int8 (TFLM oracle) top-1 agreement on {held_out}:"
         f" {agreement['agreement']:.4f} ({agreement['agree']}/{agreement['n']},"
         f" 95% CI {agreement['ci95'][0]:.3f}-{agreement['ci95'][1]:.3f}).",
         f"- TFLM arena (bisection): {summary['tflm_arena_bytes']} bytes.",
@@ -475,6 +597,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--test-fraction", type=float, default=0.2)
     parser.add_argument("--limit", type=int, default=0, help="use only N random images (smoke)")
     parser.add_argument("--resume", action="store_true", help="continue from checkpoints")
+    parser.add_argument(
+        "--refit",
+        action="store_true",
+        help="after validating the recipe, train the shipped model on training + validation",
+    )
     parser.add_argument("--name", default=None, help="model name in the card")
     parser.add_argument("--version", default="1.0.0")
     parser.add_argument("--no-evaluate", dest="evaluate", action="store_false")

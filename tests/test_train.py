@@ -83,3 +83,41 @@ def test_efficientnet_case_uses_our_batchnorm_momentum():
         if isinstance(layer, keras.layers.BatchNormalization)
     }
     assert momenta == {model.BN_MOMENTUM}
+
+
+def test_mixup_mixes_images_targets_and_weights_alike():
+    import tensorflow as tf
+
+    images = tf.constant(np.stack([np.full((4, 4, 1), v, np.float32) for v in (0.0, 100.0)]))
+    targets = tf.constant(np.eye(3, dtype=np.float32)[[0, 2]])
+    weights = tf.constant([1.0, 3.0])
+    mixed_images, mixed_targets, mixed_weights = (
+        t.numpy() for t in train.mixup_batch(images, targets, weights, alpha=0.4, seed=7)
+    )
+    # Each example keeps >= half of itself; the target and weight use the same mixing weight.
+    own = mixed_targets[[0, 1], [0, 2]]
+    assert np.all(own >= 0.5) and np.allclose(mixed_targets.sum(axis=1), 1.0)
+    assert mixed_images[0, 0, 0, 0] == pytest.approx(100.0 * (1.0 - own[0]), abs=1e-3)
+    assert mixed_images[1, 0, 0, 0] == pytest.approx(100.0 * own[1], abs=1e-3)
+    assert mixed_weights[0] == pytest.approx(own[0] * 1.0 + (1.0 - own[0]) * 3.0, abs=1e-5)
+
+
+def test_training_batches_carry_one_hot_targets_and_class_weights():
+    preset = model.get_preset("tiny", batch_size=4)
+    frames = np.arange(6 * 4 * 4, dtype=np.float32).reshape(6, 4, 4, 1)
+    labels = np.array([0, 1, 2, 2, 1, 0])
+    weights = np.array([1.0, 2.0, 3.0, 3.0, 2.0, 1.0], np.float32)
+    batches = list(train.make_dataset(frames, labels, preset, seed=1, train=False, weights=weights))
+    images, targets, batch_weights = (
+        np.concatenate([b[i].numpy() for b in batches]) for i in range(3)
+    )
+    assert np.array_equal(images, frames)  # evaluation batches are left alone
+    assert np.array_equal(targets.argmax(1), labels) and np.all(targets.sum(1) == 1.0)
+    assert np.array_equal(batch_weights, weights)
+
+
+def test_ema_optimizer_is_requested_by_the_preset():
+    plain = train.make_optimizer(model.get_preset("tiny"), steps_per_epoch=2)
+    averaged = train.make_optimizer(model.get_preset("tiny", ema=0.95), steps_per_epoch=2)
+    assert not plain.use_ema
+    assert averaged.use_ema and averaged.ema_momentum == pytest.approx(0.95)

@@ -1,6 +1,7 @@
 """Training resumes from its checkpoints after the process is killed mid-run."""
 
 import csv
+import json
 import os
 import random
 import signal
@@ -68,3 +69,32 @@ def test_killed_run_resumes_where_it_stopped(tmp_path):
     assert epochs[: len(done_before)] == done_before
     assert epochs == list(range(EPOCHS))
     assert (out / "model_int8.tflite").exists()
+
+
+@pytest.mark.slow
+def test_refit_killed_mid_refit_keeps_the_validated_stage(tmp_path):
+    data = _synthetic_dataset(tmp_path / "data")
+    out = tmp_path / "run"
+    refit_history = out / "refit_history.csv"
+
+    first = _train(data, out, tmp_path / "cache", "--refit")
+    deadline = time.monotonic() + 300
+    while not _epochs(refit_history) and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert _epochs(out / "history.csv") == list(range(EPOCHS)), "validated stage not finished"
+    stage = json.loads((out / "checkpoints" / "validated_stage.json").read_text())
+
+    resumed = _train(data, out, tmp_path / "cache", "--refit", "--resume")
+    assert resumed.wait(timeout=300) == 0
+    # The validated stage was not trained again; the refit finished every epoch once.
+    assert _epochs(out / "history.csv") == list(range(EPOCHS))
+    assert _epochs(refit_history) == list(range(EPOCHS))
+    summary = json.loads((out / "train_summary.json").read_text())
+    counts = summary["split_counts"]
+    assert summary["refit"]["images"] == counts["train"] + counts["validation"]
+    assert summary["temperature"] == stage["temperature"]
+    assert summary["float_int8_agreement"]["n"] == counts["test"]
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["metrics"]["refit"]["images"] == summary["refit"]["images"]
