@@ -50,6 +50,7 @@ class Preset:
     label_smoothing: float = 0.0
     ema: float = 0.0  # > 0: keep an exponential moving average of the weights (momentum)
     flip: bool = False  # random left-right flips in augmentation
+    distill: float = 0.0  # weight of the teachers' soft targets (train --teacher RUN ...)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

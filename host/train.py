@@ -117,6 +117,29 @@ def mixup_batch(images, targets, weights, alpha: float, seed: int):
     return images, targets, weights
 
 
+def load_teacher(run_dirs: list[str]):
+    """One Keras model averaging the calibrated probabilities of trained runs (distillation).
+
+    Each run contributes softmax(logits / T) with its own validation temperature T, so
+    the soft targets are calibrated rather than over-confident.
+    """
+    import keras
+
+    from tinyxray import model_card
+
+    inputs = keras.Input((None, None, 1))
+    outputs = []
+    for number, run in enumerate(run_dirs):
+        member = keras.models.load_model(Path(run) / "model_float.keras", compile=False)
+        temperature = model_card.load(Path(run)).temperature
+        logits = keras.Model(member.inputs, member.get_layer("logits").output, name=f"t{number}")
+        outputs.append(keras.layers.Softmax()(logits(inputs) / temperature))
+    mean = outputs[0] if len(outputs) == 1 else keras.layers.Average()(outputs)
+    teacher = keras.Model(inputs, mean, name="teacher")
+    teacher.trainable = False
+    return teacher
+
+
 def make_dataset(
     frames: np.ndarray,
     labels: np.ndarray,
@@ -124,8 +147,13 @@ def make_dataset(
     seed: int,
     train: bool,
     weights: np.ndarray | None = None,
+    teacher=None,
 ):
-    """(image, one-hot target, sample weight) batches; augmentation and mixup when training."""
+    """(image, target, sample weight) batches; augmentation, mixup and distillation in training.
+
+    Targets are one-hot; with a teacher, each training target becomes
+    (1 - distill) * label + distill * teacher(the augmented, mixed image).
+    """
     import tensorflow as tf
 
     targets = np.eye(len(model.LABELS), dtype=np.float32)[labels]
@@ -151,6 +179,14 @@ def make_dataset(
                 images, targets, weights, preset.mixup, seed + 10
             )
         )
+    if train and teacher is not None and preset.distill > 0:
+        share = preset.distill
+
+        def distill(images, targets, weights):
+            soft = teacher(images, training=False)
+            return images, (1.0 - share) * targets + share * soft, weights
+
+        dataset = dataset.map(distill)
     return dataset.prefetch(2)
 
 
@@ -244,6 +280,9 @@ def fit_model(
 
     set_determinism(args.seed)
     x_train, y_train = training
+    teacher = load_teacher(args.teacher) if args.teacher else None
+    if (teacher is None) != (preset.distill == 0):
+        raise SystemExit("distillation needs both --teacher RUN ... and --set distill=W (W > 0)")
     keras_model = model.build_model(preset, input_shape=shape)
     steps = int(np.ceil(len(x_train) / preset.batch_size))
     keras_model.compile(
@@ -267,7 +306,9 @@ def fit_model(
         sample_weights = np.array([balance[int(label)] for label in y_train], np.float32)
     started = time.time()
     keras_model.fit(
-        make_dataset(x_train, y_train, preset, args.seed, train=True, weights=sample_weights),
+        make_dataset(
+            x_train, y_train, preset, args.seed, train=True, weights=sample_weights, teacher=teacher
+        ),
         validation_data=(
             make_dataset(*validation, preset, args.seed, train=False) if validation else None
         ),
@@ -594,6 +635,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset field"
     )
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument(
+        "--teacher",
+        nargs="+",
+        default=[],
+        metavar="RUN",
+        help="distil from these trained run folders (their averaged calibrated outputs)",
+    )
     parser.add_argument("--test-fraction", type=float, default=0.2)
     parser.add_argument("--limit", type=int, default=0, help="use only N random images (smoke)")
     parser.add_argument("--resume", action="store_true", help="continue from checkpoints")

@@ -110,3 +110,15 @@ def test_smoke_pipeline(tmp_path, monkeypatch):
     assert "not a diagnostic device" in (report_dir / "report.md").read_text().lower()
     for figure in ("reliability.png", "confusion.png", "features.png"):
         assert (report_dir / figure).stat().st_size > 1000
+
+    # A student distilled from the run just trained (mixup, EMA and refit on the way).
+    student = tmp_path / "student"
+    options = ["--set", "distill=0.5", "--set", "mixup=0.2", "--set", "ema=0.9", "--refit"]
+    argv = ["--preset", "tiny", "--data", *roots, "--out", str(student), "--epochs", "1"]
+    assert train.main([*argv, "--quiet", "--no-evaluate", "--teacher", str(run), *options]) == 0
+    student_card = model_card.load(student)
+    assert student_card.metrics["refit"]["images"] == (
+        summary["split_counts"]["train"] + summary["split_counts"]["validation"]
+    )
+    with pytest.raises(SystemExit, match="distillation needs both"):
+        train.main([*argv, "--quiet", "--no-evaluate", "--teacher", str(run)])

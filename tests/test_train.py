@@ -121,3 +121,22 @@ def test_ema_optimizer_is_requested_by_the_preset():
     averaged = train.make_optimizer(model.get_preset("tiny", ema=0.95), steps_per_epoch=2)
     assert not plain.use_ema
     assert averaged.use_ema and averaged.ema_momentum == pytest.approx(0.95)
+
+
+def test_distillation_blends_labels_with_the_teacher_on_the_training_image():
+    import tensorflow as tf
+
+    preset = model.get_preset("tiny", batch_size=3, distill=0.25)  # tiny: no augmentation
+    frames = np.stack([np.full((4, 4, 1), v, np.float32) for v in (10.0, 20.0, 30.0)])
+    labels = np.array([0, 1, 2])
+
+    def teacher(images, training=False):
+        # Soft targets that depend on the image: all mass on class (pixel // 10) % 3.
+        return tf.one_hot(tf.cast(images[:, 0, 0, 0] // 10, tf.int32) % 3, 3)
+
+    expected = {10.0: [0.75, 0.25, 0.0], 20.0: [0.0, 0.75, 0.25], 30.0: [0.25, 0.0, 0.75]}
+    images, targets, _ = next(
+        iter(train.make_dataset(frames, labels, preset, 0, train=True, teacher=teacher))
+    )
+    for image, target in zip(images.numpy(), targets.numpy(), strict=True):
+        assert target == pytest.approx(expected[float(image[0, 0, 0])])
