@@ -108,7 +108,7 @@ class FrameCache:
             gray = preprocess.decode_grayscale(data, name=str(path))
         except preprocess.ImageError as error:
             reason = error.reason.encode()
-            _atomic_write(error_path, lambda handle: handle.write(reason))
+            atomic_write(error_path, lambda handle: handle.write(reason))
             raise
         cached = CachedImage(
             file_sha256=file_sha,
@@ -117,7 +117,7 @@ class FrameCache:
             width=gray.shape[1],
             resized=preprocess.pad_resize(gray, self.size),
         )
-        _atomic_write(
+        atomic_write(
             frame_path,
             lambda handle: np.savez(
                 handle,
@@ -136,7 +136,7 @@ class FrameCache:
         return preprocess.gaussian_blur(resized, config.blur_kernel, config.blur_sigma)
 
 
-def _atomic_write(target: Path, write: Callable[[BinaryIO], object]) -> None:
+def atomic_write(target: Path, write: Callable[[BinaryIO], object]) -> None:
     """Writes via a temporary file and a rename, so readers never see half an entry."""
     target.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")

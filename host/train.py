@@ -260,12 +260,6 @@ def _nll_acc(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     }
 
 
-def write_atomic(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    os.replace(partial, path)
-
-
 def fit_model(
     preset: model.Preset,
     shape: tuple[int, int, int],
@@ -274,15 +268,13 @@ def fit_model(
     out: Path,
     stage: str,
     args: argparse.Namespace,
+    teacher=None,
 ):
     """Build and fit a fresh model; returns (model, fit seconds). `stage` prefixes its files."""
     import keras
 
     set_determinism(args.seed)
     x_train, y_train = training
-    teacher = load_teacher(args.teacher) if args.teacher else None
-    if (teacher is None) != (preset.distill == 0):
-        raise SystemExit("distillation needs both --teacher RUN ... and --set distill=W (W > 0)")
     keras_model = model.build_model(preset, input_shape=shape)
     steps = int(np.ceil(len(x_train) / preset.batch_size))
     keras_model.compile(
@@ -416,23 +408,24 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
     # Model and fit (resumable: BackupAndRestore keeps the epoch and optimizer state).
     shape = (config.size, config.size, 1)
+    teacher = load_teacher(args.teacher) if args.teacher else None
+    if (teacher is None) != (preset.distill == 0):
+        raise SystemExit("distillation needs both --teacher RUN ... and --set distill=W (W > 0)")
     stage_file = out / "checkpoints" / "validated_stage.json"
-    stage_weights = out / "checkpoints" / "validated.weights.h5"
     if args.refit and args.resume and stage_file.exists():
-        # The validated stage finished before the run was stopped: go straight to the refit.
-        keras_model = model.build_model(preset, input_shape=shape)
-        keras_model.load_weights(stage_weights)
+        # The validated stage finished before the run was stopped: only its record is
+        # needed (the refit trains a fresh model), so go straight to the refit.
         stage = json.loads(stage_file.read_text())
         fit_seconds, bn, temperature = stage["fit_seconds"], stage["bn"], stage["temperature"]
     else:
         keras_model, fit_seconds = fit_model(
-            preset, shape, (x_train, y_train), (x_val, y_val), out, "", args
+            preset, shape, (x_train, y_train), (x_val, y_val), out, "", args, teacher
         )
         bn, temperature = settle_batchnorm(keras_model, preset, x_train, x_val, y_val)
         if args.refit:
-            keras_model.save_weights(stage_weights)
             stage = {"fit_seconds": fit_seconds, "bn": bn, "temperature": temperature}
-            write_atomic(stage_file, json.dumps(stage, indent=2))
+            record = json.dumps(stage, indent=2).encode()
+            frame_cache.atomic_write(stage_file, lambda handle: handle.write(record))
     refit: dict[str, Any] | None = None
     representative = x_train
     if args.refit:
@@ -442,7 +435,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         x_all = np.concatenate([x_train, x_val])
         y_all = np.concatenate([y_train, y_val])
         keras_model, refit_seconds = fit_model(
-            preset, shape, (x_all, y_all), None, out, "refit_", args
+            preset, shape, (x_all, y_all), None, out, "refit_", args, teacher
         )
         if bn.get("kept") == "reestimated":
             model.reestimate_batchnorm(keras_model, x_all, preset.batch_size)

@@ -62,3 +62,17 @@ def write_tiny_model_dir(directory: Path, temperature: float = 1.0) -> Path:
         preprocess={"size": 96, "blur_kernel": 3, "blur_sigma": 1.0, "pad": "reflect"},
         architecture=model.get_preset("tiny").to_dict(),
     )
+
+
+def write_synthetic_dataset(root: Path) -> Path:
+    """Class folders of 12 noisy PNGs each, one brightness band per class; returns root."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for index, label in enumerate(("Covid", "Normal", "Pneumonia")):
+        folder = root / label
+        folder.mkdir(parents=True)
+        for number in range(12):
+            pixels = rng.normal(60 + 70 * index, 30, size=(120, 100)).clip(0, 255)
+            Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{label}_{number}.png")
+    return root

@@ -8,9 +8,8 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+from model_fixtures import write_synthetic_dataset
 
 from tinyxray import evaluate, export_c, model_card, train
 
@@ -40,15 +39,7 @@ def _dataset(tmp_path: Path) -> list[str]:
         _copy_some(roots[0], copies[0], 6)
         _copy_some(roots[1], copies[1], 10)
         return [str(root) for root in copies]
-    rng = np.random.default_rng(0)
-    root = tmp_path / "synthetic"
-    for index, label in enumerate(("Covid", "Normal", "Pneumonia")):
-        folder = root / label
-        folder.mkdir(parents=True)
-        for number in range(12):
-            pixels = rng.normal(60 + 70 * index, 30, size=(120, 100)).clip(0, 255)
-            Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{label}_{number}.png")
-    return [str(root)]
+    return [str(write_synthetic_dataset(tmp_path / "synthetic"))]
 
 
 @pytest.mark.slow

@@ -20,14 +20,15 @@ def test_presets_match_the_study():
         model.get_preset("case9")
 
 
+def _batchnorm_momenta(layers) -> set[float]:
+    return {
+        layer.momentum for layer in layers if isinstance(layer, keras.layers.BatchNormalization)
+    }
+
+
 def test_batchnorm_momentum_is_not_keras_default():
     built = model.build_model(model.get_preset("tiny"))
-    momenta = {
-        layer.momentum
-        for layer in built.layers
-        if isinstance(layer, keras.layers.BatchNormalization)
-    }
-    assert momenta == {model.BN_MOMENTUM}
+    assert _batchnorm_momenta(built.layers) == {model.BN_MOMENTUM}
 
 
 def test_parse_overrides_types_values():
@@ -77,12 +78,7 @@ def test_split_key_ignores_where_the_dataset_lives():
 def test_efficientnet_case_uses_our_batchnorm_momentum():
     built = model.build_model(model.get_preset("case2"))
     backbone = next(layer for layer in built.layers if isinstance(layer, keras.Model))
-    momenta = {
-        layer.momentum
-        for layer in backbone.layers
-        if isinstance(layer, keras.layers.BatchNormalization)
-    }
-    assert momenta == {model.BN_MOMENTUM}
+    assert _batchnorm_momenta(backbone.layers) == {model.BN_MOMENTUM}
 
 
 def test_mixup_mixes_images_targets_and_weights_alike():

@@ -10,22 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+from model_fixtures import write_synthetic_dataset
 
 EPOCHS = 20
-
-
-def _synthetic_dataset(root: Path) -> Path:
-    rng = np.random.default_rng(0)
-    for index, label in enumerate(("Covid", "Normal", "Pneumonia")):
-        folder = root / label
-        folder.mkdir(parents=True)
-        for number in range(12):
-            pixels = rng.normal(60 + 70 * index, 30, size=(120, 100)).clip(0, 255)
-            Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{label}_{number}.png")
-    return root
 
 
 def _epochs(history: Path) -> list[int]:
@@ -46,7 +34,7 @@ def _train(data: Path, out: Path, cache: Path, *extra: str) -> subprocess.Popen:
 
 @pytest.mark.slow
 def test_killed_run_resumes_where_it_stopped(tmp_path):
-    data = _synthetic_dataset(tmp_path / "data")
+    data = write_synthetic_dataset(tmp_path / "data")
     out = tmp_path / "run"
     history = out / "history.csv"
 
@@ -73,7 +61,7 @@ def test_killed_run_resumes_where_it_stopped(tmp_path):
 
 @pytest.mark.slow
 def test_refit_killed_mid_refit_keeps_the_validated_stage(tmp_path):
-    data = _synthetic_dataset(tmp_path / "data")
+    data = write_synthetic_dataset(tmp_path / "data")
     out = tmp_path / "run"
     refit_history = out / "refit_history.csv"
 
