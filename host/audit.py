@@ -287,6 +287,50 @@ def leak_free_split(
     return SplitResult(split=split, moves=moves, seed=seed, fractions=tuple(fractions))
 
 
+def group_folds(
+    records: Sequence[data.ImageRecord],
+    components: Sequence[Sequence[int]],
+    pool: Sequence[int],
+    folds: int,
+    seed: int = 0,
+) -> list[int]:
+    """Divides the `pool` images into `folds` cross-validation folds by whole component.
+
+    Returns the fold (0..folds-1) of every record, -1 for records outside the pool. A
+    component (duplicate group + patient) never spans two folds, so no fold is tested on a
+    copy or a patient it trained on. Stratified by source and majority label, balancing
+    image counts; deterministic for a seed.
+    """
+    if folds < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds, got {folds}")
+    in_pool = set(int(i) for i in pool)
+    strata: dict[tuple[str, str], list[list[int]]] = defaultdict(list)
+    for members in components:
+        inside = sorted(m for m in members if m in in_pool)
+        if not inside:
+            continue
+        labels = Counter(records[m].label for m in inside)
+        majority = sorted(labels.items(), key=lambda item: (-item[1], item[0]))[0][0]
+        strata[(records[inside[0]].source, majority)].append(inside)
+    if sum(len(groups) for groups in strata.values()) < folds:
+        raise ValueError(f"{len(in_pool)} images in too few groups for {folds} folds")
+    fold = [-1] * len(records)
+    rng = np.random.default_rng(seed)
+    assigned = np.zeros(folds)  # images per fold, over all strata (keeps folds even)
+    for _key, groups in sorted(strata.items()):
+        ordered = sorted(groups, key=lambda members: str(records[members[0]].path))
+        in_stratum = np.zeros(folds)
+        for position in rng.permutation(len(ordered)):
+            members = ordered[position]
+            # Fewest of this stratum first, then fewest overall, then the lowest fold.
+            choice = int(np.lexsort((np.arange(folds), assigned, in_stratum))[0])
+            in_stratum[choice] += len(members)
+            assigned[choice] += len(members)
+            for member in members:
+                fold[member] = choice
+    return fold
+
+
 def split_audit(
     audit: Audit, seed: int = 0, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
 ) -> SplitResult:

@@ -14,6 +14,7 @@ on; one CPU thread pool is still subject to scheduling only in wall time, not in
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -346,10 +347,67 @@ def settle_batchnorm(keras_model, preset: model.Preset, x_train, x_val, y_val):
     return bn, convert.fit_temperature(val_logits, y_val)
 
 
+@dataclasses.dataclass
+class PreparedData:
+    """Usable images, their frames and labels, and the leak-free split (indices per split)."""
+
+    records: list[data.ImageRecord]
+    frames: np.ndarray  # (n, size, size, 1) uint8
+    labels: np.ndarray  # (n,) index into model.LABELS
+    index: dict[str, np.ndarray]  # "train"/"validation"/"test" -> record indices
+    components: list[list[int]]  # duplicate and patient groups (record indices)
+    failed: list[tuple[Path, str]]
+    audit_summary: dict[str, Any]
+
+
+def prepare_data(
+    args: argparse.Namespace, preset: model.Preset, config: preprocess.PreprocessConfig, out: Path
+) -> PreparedData:
+    """Scan, decode + preprocess once (cached), audit duplicates, split leak-free.
+
+    Writes audit.json, audit.md and split.csv into `out`. Shared by training and
+    cross-validation, so both see exactly the same images and split for a seed.
+    """
+    from tinyxray import audit, frame_cache
+
+    scan_result = scan(args.data)
+    records = scan_result.records
+    if args.limit:
+        rng = np.random.default_rng(args.seed)
+        chosen = rng.choice(len(records), size=min(args.limit, len(records)), replace=False)
+        records = [records[i] for i in np.sort(chosen)]
+    cache = frame_cache.FrameCache(size=config.size)
+    audit_result = audit.audit_records(records, cache, progress=not args.quiet)
+    records = audit_result.records
+    frame_set = frame_cache.load_frames(records, config, cache)
+    if frame_set.records != records:
+        raise RuntimeError("frame cache and audit disagree on the usable images")
+    labels = np.array([model.LABELS.index(record.label) for record in records], dtype=np.int64)
+    fractions = split_fractions(preset.validation_fraction, args.test_fraction)
+    split_result = audit.leak_free_split(records, audit_result.components, args.seed, fractions)
+    audit_report = audit.report_dict(audit_result, split_result)
+    (out / "audit.json").write_text(json.dumps(audit_report, indent=2) + "\n")
+    (out / "audit.md").write_text(audit.report_markdown(audit_report))
+    audit.write_split_csv(out / SPLIT_FILE, audit_result, split_result)
+    split_array = np.array(split_result.split)
+    index = {name: np.flatnonzero(split_array == name) for name in ("train", "validation", "test")}
+    if len(index["train"]) == 0 or len(index["validation"]) == 0:
+        raise SystemExit("the split left no training or validation images")
+    return PreparedData(
+        records=list(records),
+        frames=frame_set.frames[..., None],
+        labels=labels,
+        index=index,
+        components=[list(members) for members in audit_result.components],
+        failed=[*scan_result.skipped, *audit_result.skipped],
+        audit_summary=audit_report["summary"],
+    )
+
+
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Run the whole training pipeline; returns the summary written to train_summary.json."""
 
-    from tinyxray import convert, tflm_oracle
+    from tinyxray import convert, frame_cache, tflm_oracle
 
     started = time.time()
     out = Path(args.out)
@@ -373,36 +431,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     }
     (out / "config.json").write_text(json.dumps(run_config, indent=2, default=str) + "\n")
 
-    # Data: scan, decode + preprocess once (cached), audit duplicates, leak-free split.
-    from tinyxray import audit, frame_cache
-
-    scan_result = scan(args.data)
-    records = scan_result.records
-    if args.limit:
-        rng = np.random.default_rng(args.seed)
-        chosen = rng.choice(len(records), size=min(args.limit, len(records)), replace=False)
-        records = [records[i] for i in np.sort(chosen)]
-    cache = frame_cache.FrameCache(size=config.size)
-    audit_result = audit.audit_records(records, cache, progress=not args.quiet)
-    records = audit_result.records
-    frame_set = frame_cache.load_frames(records, config, cache)
-    if frame_set.records != records:
-        raise RuntimeError("frame cache and audit disagree on the usable images")
-    failed = [*scan_result.skipped, *audit_result.skipped]
-    frames = frame_set.frames[..., None]
-    labels = np.array([model.LABELS.index(record.label) for record in records], dtype=np.int64)
-    fractions = split_fractions(preset.validation_fraction, args.test_fraction)
-    split_result = audit.leak_free_split(records, audit_result.components, args.seed, fractions)
-    splits = split_result.split
-    audit_report = audit.report_dict(audit_result, split_result)
-    (out / "audit.json").write_text(json.dumps(audit_report, indent=2) + "\n")
-    (out / "audit.md").write_text(audit.report_markdown(audit_report))
-    audit.write_split_csv(out / SPLIT_FILE, audit_result, split_result)
-    audit_summary = audit_report["summary"]
-    split_array = np.array(splits)
-    index = {name: np.flatnonzero(split_array == name) for name in ("train", "validation", "test")}
-    if len(index["train"]) == 0 or len(index["validation"]) == 0:
-        raise SystemExit("the split left no training or validation images")
+    prepared = prepare_data(args, preset, config, out)
+    records, frames, labels, index = (
+        prepared.records,
+        prepared.frames,
+        prepared.labels,
+        prepared.index,
+    )
+    failed, audit_summary = prepared.failed, prepared.audit_summary
     x_train, y_train = frames[index["train"]], labels[index["train"]]
     x_val, y_val = frames[index["validation"]], labels[index["validation"]]
 

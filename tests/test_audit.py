@@ -157,6 +157,31 @@ def test_property_no_group_crosses_splits(seed: int) -> None:
     assert other.split != result.split
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_property_folds_keep_groups_whole(seed: int) -> None:
+    records, components, duplicate_groups = random_problem(seed)
+    split = audit.leak_free_split(records, components, seed, (0.7, 0.1, 0.2), duplicate_groups)
+    pool = [i for i, name in enumerate(split.split) if name in ("train", "validation")]
+    fold = audit.group_folds(records, components, pool, 4, seed)
+    assert {fold[i] for i in pool} == {0, 1, 2, 3}
+    assert all(fold[i] == -1 for i in range(len(records)) if i not in set(pool))
+    for members in components:
+        assert len({fold[m] for m in members if m in set(pool)}) <= 1
+    # Folds are even in images up to one group: greedy on the fewest-images fold.
+    sizes = np.bincount([fold[i] for i in pool], minlength=4)
+    largest = max(len(members) for members in components)
+    assert sizes.max() - sizes.min() <= 2 * largest
+    assert audit.group_folds(records, components, pool, 4, seed) == fold
+
+
+def test_folds_need_two_folds_and_enough_groups() -> None:
+    records = [data.ImageRecord(Path(f"/z/{i}.png"), "Normal", "s") for i in range(4)]
+    with pytest.raises(ValueError, match="at least 2 folds"):
+        audit.group_folds(records, [[0, 1, 2, 3]], range(4), 1)
+    with pytest.raises(ValueError, match="too few groups"):
+        audit.group_folds(records, [[0, 1], [2, 3]], range(4), 3)
+
+
 def test_splitless_source_follows_fractions() -> None:
     records = [
         data.ImageRecord(Path(f"/y/{i}.png"), data.LABELS[i % 3], "s", None, str(i // 2))
