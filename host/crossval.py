@@ -51,6 +51,27 @@ def fold_of_pool(prepared, folds: int, seed: int) -> np.ndarray:
     )
 
 
+def trained_fold_model(base: Path, number: int, scored: np.ndarray):
+    """The model fold `number` of another cross-validation run ended with (same folds).
+
+    Lets a post-training step (e.g. quantisation-aware fine-tuning) be cross-validated on
+    the very models it would start from: a paired comparison, without retraining.
+    """
+    import keras
+
+    saved = base / f"fold_{number}" / "predictions.npz"
+    checkpoint = base / f"fold_{number}" / "checkpoints" / "last.keras"
+    if not saved.exists() or not checkpoint.exists():
+        raise SystemExit(f"{base}: fold {number} is not finished (no predictions or checkpoint)")
+    if not np.array_equal(np.load(saved)["indices"], scored):
+        raise SystemExit(f"{base}: fold {number} scored other images (data, seed or folds differ)")
+    keras_model = keras.models.load_model(checkpoint)
+    # The checkpoint is the last epoch's; with weight EMA, fit() ended by swapping the
+    # averages in, so do the same.
+    keras_model.optimizer.finalize_variable_values(keras_model.trainable_variables)
+    return keras_model
+
+
 def run_fold(args, preset, prepared, fold: np.ndarray, number: int, out: Path) -> dict:
     """Train on every other fold, score fold `number` in float and int8; saved to disk."""
     from tinyxray import convert, tflm_oracle, train
@@ -63,16 +84,28 @@ def run_fold(args, preset, prepared, fold: np.ndarray, number: int, out: Path) -
     frames, labels = prepared.frames, prepared.labels
     scored = np.flatnonzero(fold == number)
     trained = np.flatnonzero((fold >= 0) & (fold != number))
-    shape = frames.shape[1:]
-    keras_model, fit_seconds = train.fit_model(
-        preset,
-        shape,
-        (frames[trained], labels[trained]),
-        (frames[scored], labels[scored]),
-        fold_dir,
-        "",
-        args,
-    )
+    if args.base:
+        keras_model, fit_seconds = trained_fold_model(Path(args.base), number, scored), 0.0
+    else:
+        keras_model, fit_seconds = train.fit_model(
+            preset,
+            frames.shape[1:],
+            (frames[trained], labels[trained]),
+            (frames[scored], labels[scored]),
+            fold_dir,
+            "",
+            args,
+        )
+    if preset.qat_epochs:
+        keras_model = train.quantisation_aware_finetune(
+            keras_model,
+            preset,
+            (frames[trained], labels[trained]),
+            frames[trained],
+            fold_dir,
+            "",
+            args,
+        )
     logits, _ = train.logits_and_probs(keras_model, frames[scored])
     temperature = convert.fit_temperature(logits, labels[scored])
     flatbuffer = convert.convert_int8(
@@ -318,6 +351,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--test-fraction", type=float, default=0.2)
     parser.add_argument("--limit", type=int, default=0, help="use only N random images (smoke)")
+    parser.add_argument(
+        "--base",
+        metavar="RUN",
+        help="start each fold from this finished run's trained fold model instead of training",
+    )
     parser.add_argument("--resume", action="store_true", help="skip finished folds")
     parser.add_argument("--quiet", action="store_true")
     # train.fit_model reads these; cross-validation never distils or refits.

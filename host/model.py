@@ -51,6 +51,8 @@ class Preset:
     ema: float = 0.0  # > 0: keep an exponential moving average of the weights (momentum)
     flip: bool = False  # random left-right flips in augmentation
     distill: float = 0.0  # weight of the teachers' soft targets (train --teacher RUN ...)
+    qat_epochs: int = 0  # > 0: quantisation-aware fine-tuning epochs after fit (host/qat.py)
+    qat_learning_rate: float = 1e-5  # folded weights have no BatchNorm to absorb big steps
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

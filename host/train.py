@@ -312,6 +312,53 @@ def fit_model(
     return keras_model, time.time() - started
 
 
+def quantisation_aware_finetune(
+    keras_model,
+    preset: model.Preset,
+    training: tuple[np.ndarray, np.ndarray],
+    representative: np.ndarray,
+    out: Path,
+    stage: str,
+    args: argparse.Namespace,
+    teacher=None,
+):
+    """Fold BatchNorm, fine-tune through the int8 simulation; returns the folded float model.
+
+    Uses the training recipe's augmentation, mixup, class balance and teacher, at a constant
+    small learning rate (preset.qat_learning_rate) for preset.qat_epochs epochs.
+    """
+    import keras
+
+    from tinyxray import convert, qat
+
+    set_determinism(args.seed)
+    folded = qat.fold_batchnorm(keras_model)
+    twin = qat.quantisation_twin(folded)
+    twin.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=preset.qat_learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=preset.label_smoothing),
+        metrics=["accuracy"],
+    )
+    x_train, y_train = training
+    sample_weights = None
+    if preset.class_balance:
+        balance = class_weights(y_train, len(model.LABELS))
+        sample_weights = np.array([balance[int(label)] for label in y_train], np.float32)
+    twin.fit(
+        make_dataset(
+            x_train, y_train, preset, args.seed, train=True, weights=sample_weights, teacher=teacher
+        ),
+        epochs=preset.qat_epochs,
+        callbacks=[
+            qat.Recalibrate(folded, convert.representative_frames(representative)),
+            keras.callbacks.CSVLogger(str(out / f"{stage}qat_history.csv")),
+        ],
+        verbose=0 if args.quiet else 2,
+    )
+    qat.export_weights(twin, folded)
+    return folded
+
+
 def settle_batchnorm(keras_model, preset: model.Preset, x_train, x_val, y_val):
     """Choose the BatchNorm statistics on validation and fit the temperature there.
 
@@ -458,6 +505,15 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             preset, shape, (x_train, y_train), (x_val, y_val), out, "", args, teacher
         )
         bn, temperature = settle_batchnorm(keras_model, preset, x_train, x_val, y_val)
+        if preset.qat_epochs:
+            keras_model = quantisation_aware_finetune(
+                keras_model, preset, (x_train, y_train), x_train, out, "", args, teacher
+            )
+            # BatchNorm is folded now; the validation record and temperature follow the
+            # fine-tuned model (kept in the BatchNorm record, which the refit reuses).
+            val_logits, _ = logits_and_probs(keras_model, x_val)
+            bn["after_qat"] = _nll_acc(val_logits, y_val)
+            temperature = convert.fit_temperature(val_logits, y_val)
         if args.refit:
             stage = {"fit_seconds": fit_seconds, "bn": bn, "temperature": temperature}
             record = json.dumps(stage, indent=2).encode()
@@ -475,6 +531,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         )
         if bn.get("kept") == "reestimated":
             model.reestimate_batchnorm(keras_model, x_all, preset.batch_size)
+        if preset.qat_epochs:
+            keras_model = quantisation_aware_finetune(
+                keras_model, preset, (x_all, y_all), x_all, out, "refit_", args, teacher
+            )
         refit = {"images": len(x_all), "fit_seconds": refit_seconds}
         representative = x_all
     save_float(keras_model, out / "model_float.keras")

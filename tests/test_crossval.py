@@ -73,6 +73,17 @@ def test_crossval_scores_every_pool_image_once(tmp_path: Path, monkeypatch) -> N
     table = crossval.compare([run, run])
     assert table.count("| 0 / 0 | 1.000 |") == 2
 
+    # Quantisation-aware fine-tuning of the same fold models (--base): same images scored.
+    tuned = tmp_path / "cv_qat"
+    options = ["--base", str(run), "--set", "qat_epochs=1", "--out", str(tuned)]
+    assert crossval.main([*arguments, *options]) == 0
+    assert (tuned / "fold_0" / "qat_history.csv").is_file()
+    assert [row["path"] for row in crossval.read_rows(tuned)] == [row["path"] for row in rows]
+    with pytest.raises(SystemExit, match="scored other images"):
+        crossval.main(
+            [*arguments, "--folds", "3", "--base", str(run), "--out", str(tmp_path / "x")]
+        )
+
 
 def test_compare_refuses_runs_on_other_folds(tmp_path: Path) -> None:
     for name, fold in (("a", "0"), ("b", "1")):

@@ -102,14 +102,20 @@ def test_smoke_pipeline(tmp_path, monkeypatch):
     for figure in ("reliability.png", "confusion.png", "features.png"):
         assert (report_dir / figure).stat().st_size > 1000
 
-    # A student distilled from the run just trained (mixup, EMA and refit on the way).
+    # A student distilled from the run just trained (mixup, EMA, quantisation-aware
+    # fine-tuning and refit on the way).
     student = tmp_path / "student"
     options = ["--set", "distill=0.5", "--set", "mixup=0.2", "--set", "ema=0.9", "--refit"]
+    options += ["--set", "qat_epochs=1"]
     argv = ["--preset", "tiny", "--data", *roots, "--out", str(student), "--epochs", "1"]
     assert train.main([*argv, "--quiet", "--no-evaluate", "--teacher", str(run), *options]) == 0
     student_card = model_card.load(student)
     assert student_card.metrics["refit"]["images"] == (
         summary["split_counts"]["train"] + summary["split_counts"]["validation"]
     )
+    # The shipped float model is the BatchNorm-folded, fine-tuned one; both stages logged.
+    assert (student / "qat_history.csv").is_file() and (student / "refit_qat_history.csv").is_file()
+    summary_student = json.loads((student / "train_summary.json").read_text())
+    assert "after_qat" in summary_student["bn"]
     with pytest.raises(SystemExit, match="distillation needs both"):
         train.main([*argv, "--quiet", "--no-evaluate", "--teacher", str(run)])
