@@ -80,6 +80,14 @@ def class_weights(labels: np.ndarray, classes: int) -> dict[int, float]:
     return {cls: float(len(labels) / (classes * counts[cls])) for cls in range(classes)}
 
 
+def balancing_weights(preset: model.Preset, labels: np.ndarray) -> np.ndarray | None:
+    """Per-image weights that balance the classes (None when the preset does not balance)."""
+    if not preset.class_balance:
+        return None
+    balance = class_weights(labels, len(model.LABELS))
+    return np.array([balance[int(label)] for label in labels], np.float32)
+
+
 def augmenter(seed: int, flip: bool = False):
     """Mild geometric and photometric augmentation, applied to training batches only."""
     import keras
@@ -293,10 +301,7 @@ def fit_model(
         keras.callbacks.CSVLogger(str(out / f"{stage}history.csv"), append=args.resume),
         keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / f"{stage}last.keras")),
     ]
-    sample_weights = None
-    if preset.class_balance:
-        balance = class_weights(y_train, len(model.LABELS))
-        sample_weights = np.array([balance[int(label)] for label in y_train], np.float32)
+    sample_weights = balancing_weights(preset, y_train)
     started = time.time()
     keras_model.fit(
         make_dataset(
@@ -340,10 +345,7 @@ def quantisation_aware_finetune(
         metrics=["accuracy"],
     )
     x_train, y_train = training
-    sample_weights = None
-    if preset.class_balance:
-        balance = class_weights(y_train, len(model.LABELS))
-        sample_weights = np.array([balance[int(label)] for label in y_train], np.float32)
+    sample_weights = balancing_weights(preset, y_train)
     twin.fit(
         make_dataset(
             x_train, y_train, preset, args.seed, train=True, weights=sample_weights, teacher=teacher
