@@ -36,15 +36,14 @@ from typing import Any
 
 import numpy as np
 
-from tinyxray import metrics, model, preprocess
+from tinyxray import audit, frame_cache, metrics, model, preprocess
+from tinyxray.metrics import accuracy_text
 
 PREDICTIONS_FILE = "predictions.csv"
 
 
 def fold_of_pool(prepared, folds: int, seed: int) -> np.ndarray:
     """Fold number of each record (-1 for test and excluded images)."""
-    from tinyxray import audit
-
     pool = np.concatenate([prepared.index["train"], prepared.index["validation"]])
     return np.array(
         audit.group_folds(prepared.records, prepared.components, pool, folds, seed), np.int64
@@ -101,7 +100,6 @@ def run_fold(args, preset, prepared, fold: np.ndarray, number: int, out: Path) -
             keras_model,
             preset,
             (frames[trained], labels[trained]),
-            frames[trained],
             fold_dir,
             "",
             args,
@@ -121,7 +119,6 @@ def run_fold(args, preset, prepared, fold: np.ndarray, number: int, out: Path) -
         "temperature": np.array(temperature),
         "fit_seconds": np.array(fit_seconds),
     }
-    from tinyxray import frame_cache
 
     def write(handle) -> None:
         np.savez(handle, **result)
@@ -137,25 +134,18 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     float_pred = float_probs.argmax(1)
     int8_pred = np.array([model.LABELS.index(row["int8_prediction"]) for row in rows])
 
-    def accuracy(correct: np.ndarray) -> dict[str, Any]:
-        hits, total = int(correct.sum()), len(correct)
-        return {
-            "correct": hits,
-            "n": total,
-            "accuracy": hits / total if total else 0.0,
-            "ci95": list(metrics.wilson_interval(hits, total)),
-        }
-
     sources = sorted({row["source"] for row in rows})
     folds = sorted({int(row["fold"]) for row in rows})
     source_of = np.array([row["source"] for row in rows])
     fold_of = np.array([int(row["fold"]) for row in rows])
+    int8_right = int8_pred == labels
+    accuracy = metrics.accuracy_with_interval
     return {
         "images": len(rows),
         "float": accuracy(float_pred == labels),
-        "int8": accuracy(int8_pred == labels),
-        "int8_by_source": {s: accuracy((int8_pred == labels)[source_of == s]) for s in sources},
-        "int8_by_fold": {str(f): accuracy((int8_pred == labels)[fold_of == f]) for f in folds},
+        "int8": accuracy(int8_right),
+        "int8_by_source": {s: accuracy(int8_right[source_of == s]) for s in sources},
+        "int8_by_fold": {str(f): accuracy(int8_right[fold_of == f]) for f in folds},
         "float_nll_after_fold_temperature": metrics.negative_log_likelihood(labels, float_probs),
         "float_int8_agreement": metrics.agreement(float_pred, int8_pred),
     }
@@ -201,14 +191,6 @@ def read_rows(run: Path) -> list[dict[str, Any]]:
         return list(csv.DictReader(handle))
 
 
-def _percent(figure: dict[str, Any]) -> str:
-    low, high = figure["ci95"]
-    return (
-        f"{100 * figure['accuracy']:.1f}% ({figure['correct']}/{figure['n']}, "
-        f"{100 * low:.1f}–{100 * high:.1f})"
-    )
-
-
 def markdown(summary: dict[str, Any], command: str) -> str:
     agreement = summary["float_int8_agreement"]
     lines = [
@@ -223,13 +205,13 @@ def markdown(summary: dict[str, Any], command: str) -> str:
         "",
         "| measure | result (95% Wilson interval) |",
         "|---|---|",
-        f"| float accuracy | {_percent(summary['float'])} |",
-        f"| int8 accuracy (TFLM oracle) | {_percent(summary['int8'])} |",
+        f"| float accuracy | {accuracy_text(summary['float'])} |",
+        f"| int8 accuracy (TFLM oracle) | {accuracy_text(summary['int8'])} |",
     ]
     for source, figure in summary["int8_by_source"].items():
-        lines.append(f"| int8, source {source} | {_percent(figure)} |")
+        lines.append(f"| int8, source {source} | {accuracy_text(figure)} |")
     for fold, figure in summary["int8_by_fold"].items():
-        lines.append(f"| int8, fold {fold} | {_percent(figure)} |")
+        lines.append(f"| int8, fold {fold} | {accuracy_text(figure)} |")
     low, high = agreement["ci95"]
     lines += [
         f"| float ↔ int8 agreement | {100 * agreement['agreement']:.1f}% "
@@ -265,7 +247,7 @@ def compare(runs: list[Path]) -> str:
         worse = int(np.sum(~right & correct[0]))
         agreement = summary["float_int8_agreement"]
         lines.append(
-            f"| {run} | {_percent(summary['int8'])} | {_percent(summary['float'])} | "
+            f"| {run} | {accuracy_text(summary['int8'])} | {accuracy_text(summary['float'])} | "
             f"{100 * agreement['agreement']:.1f}% | "
             f"{summary['float_nll_after_fold_temperature']:.3f} | {better} / {worse} | "
             f"{mcnemar_p(better, worse):.3f} |"
@@ -291,10 +273,7 @@ def crossval(args: argparse.Namespace) -> dict[str, Any]:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     train.set_determinism(args.seed)
-    overrides = train.parse_overrides(args.set)
-    if args.epochs is not None:
-        overrides["epochs"] = args.epochs
-    preset = model.get_preset(args.preset, **overrides)
+    preset = train.resolve_preset(args)
     if preset.distill:
         # Teachers trained on the whole training split have seen every fold: the
         # estimate would be biased, so distillation is not cross-validated.

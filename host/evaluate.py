@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from tinyxray import data, metrics, model_card, preprocess
+from tinyxray.metrics import accuracy_text
 
 DISCLAIMER = model_card.DISCLAIMER
 DEFAULT_THRESHOLD = 0.6
@@ -346,12 +347,6 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
-def _acc_line(result: dict[str, Any]) -> str:
-    low, high = result["accuracy_ci95"]
-    counts = f"{result['correct']}/{result['n']}"
-    return f"{_pct(result['accuracy'])} ({counts}, 95% CI {_pct(low)}–{_pct(high)})"
-
-
 def markdown(report: dict[str, Any], figures: list[str]) -> str:
     lines = [
         "# tinyxray evaluation report",
@@ -386,7 +381,7 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
         for name, result in model_report["sets"].items():
             calibration = result["calibration"]
             lines.append(
-                f"| {name} | {result['n']} | {_acc_line(result)} | {result['macro_f1']:.3f} | "
+                f"| {name} | {result['n']} | {accuracy_text(result)} | {result['macro_f1']:.3f} | "
                 f"{calibration['ece_10']:.3f} | {calibration['nll']:.3f} | "
                 f"{calibration['brier']:.3f} | {_pct(result['uncertain_fraction'])} |"
             )
@@ -417,7 +412,9 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
                     recalls = ", ".join(
                         f"{k} {_pct(v)}" for k, v in values["per_class_recall"].items()
                     )
-                    lines.append(f"| {source} | {values['n']} | {_acc_line(values)} | {recalls} |")
+                    lines.append(
+                        f"| {source} | {values['n']} | {accuracy_text(values)} | {recalls} |"
+                    )
             lines.append("")
     if "float_int8_agreement" in report:
         lines += ["## Float vs int8 top-1 agreement", ""]
@@ -442,12 +439,13 @@ def terminal_summary(report: dict[str, Any]) -> str:
     for kind, model_report in report["models"].items():
         for name, result in model_report["sets"].items():
             lines.append(
-                f"  {kind:5s} {name:40s} acc {_acc_line(result)}  macro-F1 {result['macro_f1']:.3f}"
+                f"  {kind:5s} {name:40s} acc {accuracy_text(result)}"
+                f"  macro-F1 {result['macro_f1']:.3f}"
                 f"  ECE {result['calibration']['ece_10']:.3f}"
             )
             for source, values in result.get("per_source", {}).items():
                 if len(result["per_source"]) > 1:
-                    lines.append(f"        {source:38s} acc {_acc_line(values)}")
+                    lines.append(f"        {source:38s} acc {accuracy_text(values)}")
     for name, value in report.get("float_int8_agreement", {}).items():
         lines.append(f"  float/int8 agreement on {name}: {_pct(value['agreement'])}")
     for note_name, note in report.get("set_notes", {}).items():

@@ -120,6 +120,26 @@ def brier_score(labels: np.ndarray, probs: np.ndarray) -> float:
     return float(np.mean(np.sum((probs - onehot) ** 2, axis=1)))
 
 
+def accuracy_with_interval(correct: np.ndarray) -> dict[str, Any]:
+    """n, correct, accuracy and its 95% Wilson interval, from one boolean per image."""
+    hits, total = int(np.sum(correct)), len(correct)
+    return {
+        "n": total,
+        "correct": hits,
+        "accuracy": hits / total if total else 0.0,
+        "accuracy_ci95": list(wilson_interval(hits, total)),
+    }
+
+
+def accuracy_text(result: dict[str, Any]) -> str:
+    """'75.7% (131/173, 95% CI 68.8%–81.5%)' for an `accuracy_with_interval` result."""
+    low, high = result["accuracy_ci95"]
+    return (
+        f"{100 * result['accuracy']:.1f}% ({result['correct']}/{result['n']}, "
+        f"95% CI {100 * low:.1f}%–{100 * high:.1f}%)"
+    )
+
+
 def classification_report(
     labels: np.ndarray,
     probs: np.ndarray,
@@ -133,16 +153,11 @@ def classification_report(
     if probs.shape[1] != classes:
         raise ValueError(f"{probs.shape[1]} probability columns for {classes} class names")
     predicted = probs.argmax(axis=1)
-    correct = int(np.sum(predicted == labels))
     total = len(labels)
-    low, high = wilson_interval(correct, total)
     prf = per_class_prf(labels, predicted, classes)
     present = prf["support"] > 0
     report: dict[str, Any] = {
-        "n": total,
-        "correct": correct,
-        "accuracy": correct / total if total else 0.0,
-        "accuracy_ci95": [low, high],
+        **accuracy_with_interval(predicted == labels),
         "macro_f1": float(prf["f1"][present].mean()) if present.any() else 0.0,
         "per_class": {
             name: {
@@ -175,13 +190,8 @@ def classification_report(
         source_array = np.asarray(sources)
         for source in sorted(set(sources)):
             mask = source_array == source
-            hits = int(np.sum(predicted[mask] == labels[mask]))
-            count = int(mask.sum())
             per_source[source] = {
-                "n": count,
-                "correct": hits,
-                "accuracy": hits / count,
-                "accuracy_ci95": list(wilson_interval(hits, count)),
+                **accuracy_with_interval(predicted[mask] == labels[mask]),
                 "per_class_recall": {
                     name: float(np.mean(predicted[mask & (labels == i)] == i))
                     for i, name in enumerate(class_names)

@@ -321,7 +321,6 @@ def quantisation_aware_finetune(
     keras_model,
     preset: model.Preset,
     training: tuple[np.ndarray, np.ndarray],
-    representative: np.ndarray,
     out: Path,
     stage: str,
     args: argparse.Namespace,
@@ -330,7 +329,8 @@ def quantisation_aware_finetune(
     """Fold BatchNorm, fine-tune through the int8 simulation; returns the folded float model.
 
     Uses the training recipe's augmentation, mixup, class balance and teacher, at a constant
-    small learning rate (preset.qat_learning_rate) for preset.qat_epochs epochs.
+    small learning rate (preset.qat_learning_rate) for preset.qat_epochs epochs. Activation
+    ranges are calibrated on the training frames, as the int8 conversion's are.
     """
     import keras
 
@@ -352,7 +352,7 @@ def quantisation_aware_finetune(
         ),
         epochs=preset.qat_epochs,
         callbacks=[
-            qat.Recalibrate(folded, convert.representative_frames(representative)),
+            qat.Recalibrate(folded, convert.representative_frames(x_train)),
             keras.callbacks.CSVLogger(str(out / f"{stage}qat_history.csv")),
         ],
         verbose=0 if args.quiet else 2,
@@ -462,10 +462,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     set_determinism(args.seed)
-    overrides = parse_overrides(args.set)
-    if args.epochs is not None:
-        overrides["epochs"] = args.epochs
-    preset = model.get_preset(args.preset, **overrides)
+    preset = resolve_preset(args)
     config = preprocess.PreprocessConfig()
     command = "python -m tinyxray.train " + " ".join(shlex.quote(a) for a in args.argv)
     run_config = {
@@ -509,7 +506,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         bn, temperature = settle_batchnorm(keras_model, preset, x_train, x_val, y_val)
         if preset.qat_epochs:
             keras_model = quantisation_aware_finetune(
-                keras_model, preset, (x_train, y_train), x_train, out, "", args, teacher
+                keras_model, preset, (x_train, y_train), out, "", args, teacher
             )
             # BatchNorm is folded now; the validation record and temperature follow the
             # fine-tuned model (kept in the BatchNorm record, which the refit reuses).
@@ -535,7 +532,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             model.reestimate_batchnorm(keras_model, x_all, preset.batch_size)
         if preset.qat_epochs:
             keras_model = quantisation_aware_finetune(
-                keras_model, preset, (x_all, y_all), x_all, out, "refit_", args, teacher
+                keras_model, preset, (x_all, y_all), out, "refit_", args, teacher
             )
         refit = {"images": len(x_all), "fit_seconds": refit_seconds}
         representative = x_all
@@ -712,6 +709,14 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         else:
             overrides[key] = value
     return overrides
+
+
+def resolve_preset(args: argparse.Namespace) -> model.Preset:
+    """The preset named by --preset with its --set and --epochs overrides applied."""
+    overrides = parse_overrides(args.set)
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    return model.get_preset(args.preset, **overrides)
 
 
 def build_parser() -> argparse.ArgumentParser:
