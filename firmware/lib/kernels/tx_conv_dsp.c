@@ -1,91 +1,297 @@
-/* CONV_2D int8 for Armv7E-M (Cortex-M4/M7/M33 with the DSP extension): an
- * optimised variant of tx_conv2d_s8_portable, byte-identical with it.
+/* CONV_2D int8 for Armv7E-M (DSP extension), byte-identical with
+ * tx_conv2d_s8_portable: the conv2d_1x1 entry (pointwise convolutions and
+ * FULLY_CONNECTED) and the conv2d entry (any geometry).
  *
- * The pointwise case (1x1, stride 1, no padding taps) is a dot product over
- * input channels: four int8 values are loaded as one word, sign-extended in
- * pairs to int16 (SXTB16) and multiplied-accumulated two at a time (SMLAD).
- * The sums are the same integers as the portable loop's, so the results are
- * identical. Every other geometry falls back to the portable kernel.
- *
- * Selected by building with -DTX_KERNELS_DSP=1 (see tx_dispatch.c); compiled
- * to nothing on targets without the DSP extension. */
-#include "tx_kernels.h"
+ * Both reduce the layer to dot products of length `depth` between weight rows
+ * and input patches: a pixel's channels for a 1x1 convolution, otherwise the
+ * k_h x k_w x in_c window gathered into a stack buffer (padding read as the
+ * input zero point, see tx_channel_quant). Two pixels' patches are widened
+ * once to int16 in the layout SXTB16 leaves a weight word in: for every four
+ * values v0..v3 the words (v0, v2) and (v1, v3). A block of 2 pixels x 2
+ * output channels then costs, per four values, two LDRDs of the pixels, two
+ * LDRs of the weight rows, four SXTB16 and eight SMLADs: one instruction per
+ * MAC. The channels' constants are loaded once per block and its four outputs
+ * requantised with the fast form (4 instructions) where the compiler proved
+ * it, the exact form otherwise. An odd last pixel uses 1 x 2 blocks. */
+#include "tx_dsp_kernels.h"
 
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#if TX_DSP_KERNELS
 
-#include <arm_acle.h>
-#include <string.h>
+#include "tx_arm_dsp.h"
 
-#include "tx_fixed_point.h"
+/* Longest dot product the stack buffers hold: 2 pixels x 512 int16 = 2 KB. */
+#define TX_CONV_MAX_DEPTH 512
 
-static inline uint32_t tx_load4(const int8_t* p) {
-  uint32_t word;
-  memcpy(&word, p, sizeof(word));
-  return word;
-}
+enum { kExact = 0, kFast = 1, kFastClamped = 2 };
 
-static inline uint32_t tx_ror8(uint32_t x) { return (x >> 8) | (x << 24); }
+/* The layer constants a block needs, read once (int8 stores may alias any
+ * object, so values read through pointers would be reloaded after each). */
+typedef struct {
+  int32_t output_offset, act_min, act_max;
+} tx_output_range;
 
-static TX_ALWAYS_INLINE int8_t tx_requantize_dsp(const tx_conv_params* p, int32_t acc, int32_t channel) {
-  acc = tx_multiply_by_quantized_multiplier(acc, p->multiplier[channel], (int)p->shift[channel]);
-  acc += p->output_offset;
-  return (int8_t)tx_clamp(acc, p->act_min, p->act_max);
-}
-
-/* Two output channels of one pixel: acc0 += w0 . x, acc1 += w1 . x. */
-static inline void tx_dot2(const int8_t* x, const int8_t* w0, const int8_t* w1, int32_t n,
-                           int32_t* acc0, int32_t* acc1) {
-  int32_t a0 = *acc0;
-  int32_t a1 = *acc1;
-  int32_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const uint32_t xw = tx_load4(x + i);
-    const int16x2_t x_even = __sxtb16(xw);
-    const int16x2_t x_odd = __sxtb16(tx_ror8(xw));
-    const uint32_t w0w = tx_load4(w0 + i);
-    const uint32_t w1w = tx_load4(w1 + i);
-    a0 = __smlad(__sxtb16(w0w), x_even, a0);
-    a0 = __smlad(__sxtb16(tx_ror8(w0w)), x_odd, a0);
-    a1 = __smlad(__sxtb16(w1w), x_even, a1);
-    a1 = __smlad(__sxtb16(tx_ror8(w1w)), x_odd, a1);
+static int tx_requant_mode(const tx_conv_params* p) {
+  if (!p->fast_requant) {
+    return kExact;
   }
-  for (; i < n; ++i) {
-    a0 += (int32_t)w0[i] * (int32_t)x[i];
-    a1 += (int32_t)w1[i] * (int32_t)x[i];
-  }
-  *acc0 = a0;
-  *acc1 = a1;
+  return (p->act_min == -128 && p->act_max == 127) ? kFast : kFastClamped;
 }
 
-void tx_conv2d_s8_dsp(const tx_conv_params* p, const int8_t* input, int8_t* output) {
-  if (!(p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
-        p->bias_has_input_offset && p->bias != NULL)) {
+static TX_ALWAYS_INLINE int8_t tx_conv_output(int32_t acc, const tx_channel_quant* q,
+                                              const tx_output_range* range, const int mode) {
+  if (mode == kExact) {
+    const int32_t value =
+        tx_multiply_exact_dsp(acc, q->multiplier, q->right_shift) + range->output_offset;
+    return (int8_t)tx_clamp(value, range->act_min, range->act_max);
+  }
+  int32_t value = tx_requantize_fast((int32_t)((uint32_t)acc << 1), q->multiplier, q->rounding,
+                                     q->right_shift);
+  if (mode == kFastClamped) {
+    value = tx_clamp(value, range->act_min, range->act_max);
+  }
+  return (int8_t)value;
+}
+
+/* `depth` int8 values widened into word pairs (v0, v2), (v1, v3) per group of
+ * four, `step` words from one group to the next; the last group zero-filled. */
+static void tx_widen(const int8_t* values, int32_t depth, int32_t* out, int32_t step) {
+  int32_t c = 0;
+  for (; c + 4 <= depth; c += 4) {
+    const uint32_t word = tx_load32(values + c);
+    out[0] = tx_sxtb16(word);
+    out[1] = tx_sxtb16_ror8(word);
+    out += step;
+  }
+  if (c < depth) {
+    uint32_t word = 0;
+    memcpy(&word, values + c, (size_t)(depth - c));
+    out[0] = tx_sxtb16(word);
+    out[1] = tx_sxtb16_ror8(word);
+  }
+}
+
+/* Every output channel of two pixels whose widened patches are interleaved in
+ * `x` (per group: pixel 0's two words, then pixel 1's). */
+static TX_ALWAYS_INLINE void tx_pixel_pair(const tx_conv_params* p, const int32_t* x,
+                                           int32_t depth, int8_t* out0, int8_t* out1,
+                                           const int mode) {
+  const tx_output_range range = {p->output_offset, p->act_min, p->act_max};
+  const int32_t groups = (depth + 3) >> 2;
+  const int32_t out_c = p->out_c;
+  const int8_t* row = p->filter;
+  const tx_channel_quant* quant = p->quant;
+  for (int32_t oc = 0; oc < out_c; oc += 2) {
+    /* An odd last channel runs as a pair with itself; the copy is not stored. */
+    const int32_t second = oc + 1 < out_c ? 1 : 0;
+    const tx_channel_quant q0 = quant[oc];
+    const tx_channel_quant q1 = quant[oc + second];
+    int32_t acc00 = q0.bias;
+    int32_t acc10 = q0.bias;
+    int32_t acc01 = q1.bias;
+    int32_t acc11 = q1.bias;
+    const int32_t* xp = x;
+    const int8_t* w0 = row;
+    const int8_t* w1 = row + second * depth;
+    for (int32_t n = groups; n != 0; --n) {
+      const int32_t x0a = xp[0];
+      const int32_t x0b = xp[1];
+      const int32_t x1a = xp[2];
+      const int32_t x1b = xp[3];
+      xp += 4;
+      uint32_t word = tx_load32(w0);
+      w0 += 4;
+      int32_t wa = tx_sxtb16(word);
+      int32_t wb = tx_sxtb16_ror8(word);
+      acc00 = tx_smlad(wa, x0a, acc00);
+      acc00 = tx_smlad(wb, x0b, acc00);
+      acc10 = tx_smlad(wa, x1a, acc10);
+      acc10 = tx_smlad(wb, x1b, acc10);
+      word = tx_load32(w1);
+      w1 += 4;
+      wa = tx_sxtb16(word);
+      wb = tx_sxtb16_ror8(word);
+      acc01 = tx_smlad(wa, x0a, acc01);
+      acc01 = tx_smlad(wb, x0b, acc01);
+      acc11 = tx_smlad(wa, x1a, acc11);
+      acc11 = tx_smlad(wb, x1b, acc11);
+    }
+    row += 2 * depth;
+    out0[oc] = tx_conv_output(acc00, &q0, &range, mode);
+    out1[oc] = tx_conv_output(acc10, &q0, &range, mode);
+    if (second) {
+      out0[oc + 1] = tx_conv_output(acc01, &q1, &range, mode);
+      out1[oc + 1] = tx_conv_output(acc11, &q1, &range, mode);
+    }
+  }
+}
+
+/* Every output channel of one pixel whose widened patch is in `x`. */
+static TX_ALWAYS_INLINE void tx_pixel_one(const tx_conv_params* p, const int32_t* x,
+                                          int32_t depth, int8_t* out, const int mode) {
+  const tx_output_range range = {p->output_offset, p->act_min, p->act_max};
+  const int32_t groups = (depth + 3) >> 2;
+  const int32_t out_c = p->out_c;
+  const int8_t* row = p->filter;
+  const tx_channel_quant* quant = p->quant;
+  for (int32_t oc = 0; oc < out_c; oc += 2) {
+    const int32_t second = oc + 1 < out_c ? 1 : 0;
+    const tx_channel_quant q0 = quant[oc];
+    const tx_channel_quant q1 = quant[oc + second];
+    int32_t acc0 = q0.bias;
+    int32_t acc1 = q1.bias;
+    const int32_t* xp = x;
+    const int8_t* w0 = row;
+    const int8_t* w1 = row + second * depth;
+    for (int32_t n = groups; n != 0; --n) {
+      const int32_t xa = xp[0];
+      const int32_t xb = xp[1];
+      xp += 2;
+      const uint32_t word0 = tx_load32(w0);
+      const uint32_t word1 = tx_load32(w1);
+      w0 += 4;
+      w1 += 4;
+      acc0 = tx_smlad(tx_sxtb16(word0), xa, acc0);
+      acc0 = tx_smlad(tx_sxtb16_ror8(word0), xb, acc0);
+      acc1 = tx_smlad(tx_sxtb16(word1), xa, acc1);
+      acc1 = tx_smlad(tx_sxtb16_ror8(word1), xb, acc1);
+    }
+    row += 2 * depth;
+    out[oc] = tx_conv_output(acc0, &q0, &range, mode);
+    if (second) {
+      out[oc + 1] = tx_conv_output(acc1, &q1, &range, mode);
+    }
+  }
+}
+
+static TX_ALWAYS_INLINE void tx_conv2d_1x1(const tx_conv_params* p, const int8_t* input,
+                                           int8_t* output, const int mode) {
+  int32_t widened[TX_CONV_MAX_DEPTH];
+  const int32_t depth = p->in_c;
+  const int32_t out_c = p->out_c;
+  const int32_t pixels = p->in_h * p->in_w;
+  int32_t pixel = 0;
+  for (; pixel + 2 <= pixels; pixel += 2) {
+    const int8_t* x0 = input + pixel * depth;
+    tx_widen(x0, depth, widened, 4);
+    tx_widen(x0 + depth, depth, widened + 2, 4);
+    int8_t* out0 = output + pixel * out_c;
+    tx_pixel_pair(p, widened, depth, out0, out0 + out_c, mode);
+  }
+  if (pixel < pixels) {
+    tx_widen(input + pixel * depth, depth, widened, 2);
+    tx_pixel_one(p, widened, depth, output + pixel * out_c, mode);
+  }
+}
+
+void tx_conv2d_1x1_s8_dsp(const tx_conv_params* p, const int8_t* input, int8_t* output) {
+  if (p->in_c > TX_CONV_MAX_DEPTH) {
     tx_conv2d_s8_portable(p, input, output);
     return;
   }
-  const int32_t pixels = p->in_h * p->in_w;
-  const int32_t in_c = p->in_c;
-  const int32_t out_c = p->out_c;
-  for (int32_t pixel = 0; pixel < pixels; ++pixel) {
-    const int8_t* x = input + pixel * in_c;
-    int32_t oc = 0;
-    for (; oc + 2 <= out_c; oc += 2) {
-      const int8_t* w0 = p->filter + oc * in_c;
-      int32_t acc0 = p->bias[oc];
-      int32_t acc1 = p->bias[oc + 1];
-      tx_dot2(x, w0, w0 + in_c, in_c, &acc0, &acc1);
-      output[oc] = tx_requantize_dsp(p, acc0, oc);
-      output[oc + 1] = tx_requantize_dsp(p, acc1, oc + 1);
-    }
-    if (oc < out_c) {
-      const int8_t* w0 = p->filter + oc * in_c;
-      int32_t acc0 = p->bias[oc];
-      int32_t unused = 0;
-      tx_dot2(x, w0, w0, in_c, &acc0, &unused);
-      output[oc] = tx_requantize_dsp(p, acc0, oc);
-    }
-    output += out_c;
+  switch (tx_requant_mode(p)) {
+    case kFast:
+      tx_conv2d_1x1(p, input, output, kFast);
+      break;
+    case kFastClamped:
+      tx_conv2d_1x1(p, input, output, kFastClamped);
+      break;
+    default:
+      tx_conv2d_1x1(p, input, output, kExact);
+      break;
   }
 }
 
-#endif /* __ARM_FEATURE_DSP */
+/* n bytes: a byte loop for the short rows of small windows, memcpy/memset
+ * (a call) for long ones. */
+static TX_ALWAYS_INLINE void tx_copy(int8_t* out, const int8_t* in, int32_t n) {
+  if (n >= 16) {
+    memcpy(out, in, (size_t)n);
+    return;
+  }
+  for (int32_t i = 0; i < n; ++i) {
+    out[i] = in[i];
+  }
+}
+
+static TX_ALWAYS_INLINE void tx_fill(int8_t* out, int8_t value, int32_t n) {
+  if (n >= 16) {
+    memset(out, value, (size_t)n);
+    return;
+  }
+  for (int32_t i = 0; i < n; ++i) {
+    out[i] = value;
+  }
+}
+
+/* The window of output pixel (oy, ox) as [k_h][k_w][in_c] bytes, padding taps
+ * set to the input zero point. */
+static void tx_gather_window(const tx_conv_params* p, const int8_t* input, int32_t oy,
+                             int32_t ox, int8_t* patch) {
+  const int32_t in_c = p->in_c;
+  const int32_t row_bytes = p->k_w * in_c;
+  const int8_t pad = (int8_t)p->input_zero_point;
+  const int32_t iy0 = oy * p->stride_h - p->pad_top;
+  const int32_t ix0 = ox * p->stride_w - p->pad_left;
+  const int columns_inside = ix0 >= 0 && ix0 + p->k_w <= p->in_w;
+  for (int32_t ky = 0; ky < p->k_h; ++ky) {
+    const int32_t iy = iy0 + ky;
+    if (iy < 0 || iy >= p->in_h) {
+      tx_fill(patch, pad, row_bytes);
+    } else if (columns_inside) {
+      tx_copy(patch, input + (iy * p->in_w + ix0) * in_c, row_bytes);
+    } else {
+      for (int32_t kx = 0; kx < p->k_w; ++kx) {
+        const int32_t ix = ix0 + kx;
+        if (ix < 0 || ix >= p->in_w) {
+          tx_fill(patch + kx * in_c, pad, in_c);
+        } else {
+          tx_copy(patch + kx * in_c, input + (iy * p->in_w + ix) * in_c, in_c);
+        }
+      }
+    }
+    patch += row_bytes;
+  }
+}
+
+static TX_ALWAYS_INLINE void tx_conv2d_windows(const tx_conv_params* p, const int8_t* input,
+                                               int8_t* output, const int mode) {
+  int32_t widened[TX_CONV_MAX_DEPTH];
+  int8_t patch[TX_CONV_MAX_DEPTH] TX_ALIGN4;
+  const int32_t depth = p->k_h * p->k_w * p->in_c;
+  const int32_t out_c = p->out_c;
+  const int32_t pixels = p->out_h * p->out_w;
+  int32_t pixel = 0;
+  for (; pixel + 2 <= pixels; pixel += 2) {
+    tx_gather_window(p, input, pixel / p->out_w, pixel % p->out_w, patch);
+    tx_widen(patch, depth, widened, 4);
+    tx_gather_window(p, input, (pixel + 1) / p->out_w, (pixel + 1) % p->out_w, patch);
+    tx_widen(patch, depth, widened + 2, 4);
+    int8_t* out0 = output + pixel * out_c;
+    tx_pixel_pair(p, widened, depth, out0, out0 + out_c, mode);
+  }
+  if (pixel < pixels) {
+    tx_gather_window(p, input, pixel / p->out_w, pixel % p->out_w, patch);
+    tx_widen(patch, depth, widened, 2);
+    tx_pixel_one(p, widened, depth, output + pixel * out_c, mode);
+  }
+}
+
+void tx_conv2d_s8_dsp(const tx_conv_params* p, const int8_t* input, int8_t* output) {
+  if (p->k_h * p->k_w * p->in_c > TX_CONV_MAX_DEPTH) {
+    tx_conv2d_s8_portable(p, input, output);
+    return;
+  }
+  switch (tx_requant_mode(p)) {
+    case kFast:
+      tx_conv2d_windows(p, input, output, kFast);
+      break;
+    case kFastClamped:
+      tx_conv2d_windows(p, input, output, kFastClamped);
+      break;
+    default:
+      tx_conv2d_windows(p, input, output, kExact);
+      break;
+  }
+}
+
+#endif /* TX_DSP_KERNELS */
