@@ -125,12 +125,8 @@ def _emit_constant(constant: Constant) -> str:
     if constant.ctype == "tx_channel_quant":
         # One record per channel: {bias, multiplier, rounding, right_shift}.
         rows = np.asarray(constant.values).reshape(-1, 4)
-        body = "\n".join(
-            "  {" + ", ".join(_c_int(int(v)) for v in row) + "}," for row in rows
-        )
-        return (
-            f"static const tx_channel_quant {constant.name}[{len(rows)}] = {{\n{body}\n}};\n"
-        )
+        body = "\n".join("  {" + ", ".join(_c_int(int(v)) for v in row) + "}," for row in rows)
+        return f"static const tx_channel_quant {constant.name}[{len(rows)}] = {{\n{body}\n}};\n"
     values = np.asarray(constant.values).reshape(-1)
     per_line = 24 if constant.ctype == "int8_t" else 8
     lines = []
@@ -141,8 +137,7 @@ def _emit_constant(constant: Constant) -> str:
     # Byte arrays are word-aligned so the DSP kernels read their rows with word loads.
     align = " TX_ALIGN4" if constant.ctype == "int8_t" else ""
     return (
-        f"static const {constant.ctype} {constant.name}[{values.size}]{align} ="
-        f" {{\n{body}\n}};\n"
+        f"static const {constant.ctype} {constant.name}[{values.size}]{align} = {{\n{body}\n}};\n"
     )
 
 

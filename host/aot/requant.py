@@ -58,7 +58,7 @@ def rounding_constant(right_shift: int, output_zero_point: int) -> int:
 
 
 def fast_form_fits(bound: int, multiplier: int, right_shift: int, output_zero_point: int) -> str:
-    """"" when the fast form is exact for every |acc| <= bound, else the reason it is not."""
+    """ "" when the fast form is exact for every |acc| <= bound, else the reason it is not."""
     if right_shift < 1:
         return f"shift {-right_shift} >= 0 (a left shift)"
     if bound >= ACC_LIMIT:
@@ -87,7 +87,9 @@ def channel_plan(
     reasons = []
     for channel, (multiplier, shift) in enumerate(zip(multipliers, shifts, strict=True)):
         right_shift = 1 if multiplier == 0 else -int(shift)
-        reason = fast_form_fits(int(bound[channel]), int(multiplier), right_shift, output_zero_point)
+        reason = fast_form_fits(
+            int(bound[channel]), int(multiplier), right_shift, output_zero_point
+        )
         if reason:
             reasons.append(f"channel {channel}: {reason}")
         rounding = 0 if reason else rounding_constant(right_shift, output_zero_point)
@@ -105,9 +107,7 @@ def _wrap32(values: np.ndarray) -> np.ndarray:
     return ((np.asarray(values, np.int64) + (1 << 31)) % (1 << 32)) - (1 << 31)
 
 
-def tflm_multiply_by_quantized_multiplier(
-    x: np.ndarray, multiplier: int, shift: int
-) -> np.ndarray:
+def tflm_multiply_by_quantized_multiplier(x: np.ndarray, multiplier: int, shift: int) -> np.ndarray:
     """TFLM's MultiplyByQuantizedMultiplier (int32 result), as written there.
 
     SaturatingRoundingDoublingHighMul: a 64-bit product, a nudge of 2^30 (1 - 2^30 when
