@@ -17,13 +17,20 @@
 
 #if TX_DSP_KERNELS
 
-#include "tx_arm_dsp.h"
+#include <stddef.h>
 
-/* Buffer rows: a fixed stride (in int16 values) so the three rows of a window
- * are at constant offsets, and as many rows as fit 2.5 KB. */
-#define TX_DW_ROW 112
-#define TX_DW_ROWS 11
+#include "tx_arm_dsp.h"
+#include "tx_dsp_loops.h"
+
+/* Buffer rows (a fixed stride, TX_DW_ROW int16 values, so the three rows of a
+ * window are at constant offsets): as many as fit 4 KB of stack. */
+#define TX_DW_ROWS 18
 #define TX_DW_ROW_WORDS (TX_DW_ROW / 2)
+
+_Static_assert(offsetof(tx_dw_job, bias) == 20 && offsetof(tx_dw_job, right_shift) == 32 &&
+                   offsetof(tx_dw_job, row) == 36 && offsetof(tx_dw_job, rows) == 52 &&
+                   offsetof(tx_dw_job, tail) == 60,
+               "tx_dw_job layout is fixed by tx_dsp_loops.S");
 
 enum { kExact = 0, kFast = 1, kFastClamped = 2 };
 
@@ -117,38 +124,67 @@ static TX_ALWAYS_INLINE void tx_dw_row(const int32_t* row, int32_t out_w, int32_
   }
 }
 
-/* Padded row `py` of channel c into `out` (`width` int16 values plus two of
- * slack for the pair loads), each value times `scale` (1, or 2 when doubled). */
-static void tx_dw_widen_row(const tx_depthwise_params* p, const int8_t* input, int32_t c,
-                            int32_t py, int32_t width, int32_t scale, int16_t* out) {
-  const int32_t channels = p->channels;
-  const int16_t pad = (int16_t)(p->input_zero_point * scale);
-  const int32_t iy = py - p->pad_top;
-  int32_t x = 0;
-  if (iy >= 0 && iy < p->in_h) {
-    for (; x < p->pad_left; ++x) {
-      out[x] = pad;
+/* `count` input values `channels` bytes apart, times `scale`, into int16 `out`. */
+static TX_ALWAYS_INLINE void tx_dw_widen(const int8_t* in, int32_t channels, int32_t count,
+                                         int16_t* out, const int32_t scale) {
+  const int32_t two_channels = 2 * channels;
+  for (; count >= 4; count -= 4) {
+    int32_t pair0 = tx_pack16(in[0], in[channels]);
+    in += two_channels;
+    int32_t pair1 = tx_pack16(in[0], in[channels]);
+    in += two_channels;
+    if (scale == 2) {
+      pair0 = tx_sadd16(pair0, pair0);
+      pair1 = tx_sadd16(pair1, pair1);
     }
-    int32_t count = p->in_w < width - x ? p->in_w : width - x;
-    const int8_t* in = input + iy * p->in_w * channels + c;
-    int16_t* dst = out + x;
-    x += count;
-    const int32_t two_channels = 2 * channels;
-    for (; count >= 2; count -= 2) {
-      int32_t pair = tx_pack16(in[0], in[channels]);
-      if (scale == 2) {
-        pair = tx_sadd16(pair, pair);
-      }
-      memcpy(dst, &pair, sizeof(pair));
-      dst += 2;
-      in += two_channels;
-    }
-    if (count) {
-      *dst = (int16_t)(in[0] * scale);
+    memcpy(out, &pair0, sizeof(pair0));
+    memcpy(out + 2, &pair1, sizeof(pair1));
+    out += 4;
+  }
+  for (; count > 0; --count) {
+    *out++ = (int16_t)(in[0] * scale);
+    in += channels;
+  }
+}
+
+/* The pad value in columns [0, width + 2) of every buffer row (the pad columns
+ * are never written again; data rows overwrite only their interior). */
+static void tx_dw_fill_pads(int32_t* rows, int32_t slots, int32_t width, int16_t pad) {
+  const int32_t words = (width + 3) / 2;
+  const int32_t pair = tx_pack16(pad, pad);
+  for (int32_t slot = 0; slot < slots; ++slot) {
+    int32_t* row = rows + slot * TX_DW_ROW_WORDS;
+    for (int32_t i = 0; i < words; ++i) {
+      row[i] = pair;
     }
   }
-  for (; x < width + 2; ++x) {
-    out[x] = pad;
+}
+
+/* Output rows [oy, oy + count) of channel c; their windows' first rows start at
+ * `row`. The fast full-range case runs in assembly. */
+static TX_ALWAYS_INLINE void tx_dw_rows(tx_dw_job* job, const tx_dw_weights* w,
+                                        const tx_dw_requant* q, const int32_t* row,
+                                        int32_t out_w, int32_t channels, int8_t* out,
+                                        int32_t count, const int stride, const int mode,
+                                        const int doubled) {
+  if (count <= 0) {
+    return;
+  }
+  if (mode == kFast) {
+    job->row = row;
+    job->out = out;
+    job->rows = count;
+    if (stride == 1) {
+      tx_dsp_dw_rows_s1(job);
+    } else {
+      tx_dsp_dw_rows_s2(job);
+    }
+    return;
+  }
+  for (int32_t i = 0; i < count; ++i) {
+    tx_dw_row(row, out_w, channels, job->bias, w, q, out, stride, mode, doubled);
+    row += stride * TX_DW_ROW_WORDS;
+    out += out_w * channels;
   }
 }
 
@@ -159,9 +195,24 @@ static TX_ALWAYS_INLINE void tx_dw_3x3(const tx_depthwise_params* p, const int8_
   const int32_t scale = doubled ? 2 : 1;
   const int32_t channels = p->channels;
   const int32_t out_w = p->out_w;
+  const int32_t out_h = p->out_h;
   const int32_t width = (out_w - 1) * stride + 3;
+  const int32_t height = (out_h - 1) * stride + 3;
   const int8_t* filter = p->filter;
   tx_dw_requant q = {0, 0, 0, p->output_offset, p->act_min, p->act_max};
+  const int32_t in_h = p->in_h;
+  const int32_t pad_top = p->pad_top;
+  const int32_t pad_left = p->pad_left;
+  const int32_t row_bytes = p->in_w * channels;
+  /* Input columns inside the windows (VALID or stride 2 may leave the last out). */
+  const int32_t interior = p->in_w < width - pad_left ? p->in_w : width - pad_left;
+  const int16_t pad = (int16_t)(p->input_zero_point * scale);
+  tx_dw_fill_pads(rows, height < TX_DW_ROWS ? height : TX_DW_ROWS, width, pad);
+  tx_dw_job job;
+  job.channels = channels;
+  job.pairs = out_w / 2;
+  job.row_step = stride * TX_DW_ROW_BYTES;
+  job.tail = out_w & 1;
   for (int32_t c = 0; c < channels; ++c) {
     tx_dw_weights w;
     w.w01_0 = tx_pack16(filter[c], filter[channels + c]);
@@ -173,24 +224,43 @@ static TX_ALWAYS_INLINE void tx_dw_3x3(const tx_depthwise_params* p, const int8_
     q.multiplier = channel.multiplier;
     q.rounding = channel.rounding;
     q.right_shift = channel.right_shift;
-    const int32_t bias = channel.bias * scale;
-    int32_t first = 0; /* padded row held in buffer row 0 */
-    int32_t next = 0;  /* next padded row to convert */
-    for (int32_t oy = 0; oy < p->out_h; ++oy) {
-      const int32_t top = oy * stride;
-      while (next <= top + 2) {
-        if (next - first == TX_DW_ROWS) {
-          /* Full: keep the rows from `top` on, at the start. */
-          memmove(rows, rows + (top - first) * TX_DW_ROW_WORDS,
-                  (size_t)(next - top) * TX_DW_ROW * sizeof(int16_t));
-          first = top;
+    job.w01_0 = w.w01_0;
+    job.w01_1 = w.w01_1;
+    job.w01_2 = w.w01_2;
+    job.w2_01 = w.w2_01;
+    job.w2_2 = w.w2_2;
+    job.bias = channel.bias * scale;
+    job.multiplier = channel.multiplier;
+    job.rounding = channel.rounding;
+    job.right_shift = channel.right_shift;
+    /* Padded rows [first, next) are in the buffer, row `first` at the top. */
+    int32_t first = 0;
+    int32_t next = 0;
+    int32_t oy = 0;
+    while (oy < out_h) {
+      for (; next < height && next - first < TX_DW_ROWS; ++next) {
+        int16_t* row = (int16_t*)(rows + (next - first) * TX_DW_ROW_WORDS) + pad_left;
+        const int32_t iy = next - pad_top;
+        if (iy >= 0 && iy < in_h) {
+          tx_dw_widen(input + iy * row_bytes + c, channels, interior, row, scale);
+        } else {
+          for (int32_t i = 0; i < interior; ++i) {
+            row[i] = pad;
+          }
         }
-        tx_dw_widen_row(p, input, c, next, width, scale,
-                        (int16_t*)(rows + (next - first) * TX_DW_ROW_WORDS));
-        ++next;
       }
-      tx_dw_row(rows + (top - first) * TX_DW_ROW_WORDS, out_w, channels, bias, &w, &q,
-                output + oy * out_w * channels + c, stride, mode, doubled);
+      /* The output rows whose three window rows are all in. */
+      int32_t end = (next - 3) / stride + 1;
+      end = end < out_h ? end : out_h;
+      tx_dw_rows(&job, &w, &q, rows + (oy * stride - first) * TX_DW_ROW_WORDS, out_w, channels,
+                 output + oy * out_w * channels + c, end - oy, stride, mode, doubled);
+      oy = end;
+      if (oy < out_h) {
+        const int32_t keep = oy * stride;
+        memmove(rows, rows + (keep - first) * TX_DW_ROW_WORDS,
+                (size_t)(next - keep) * TX_DW_ROW_BYTES);
+        first = keep;
+      }
     }
   }
 }

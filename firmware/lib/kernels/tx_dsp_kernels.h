@@ -5,14 +5,8 @@
 #ifndef TINYXRAY_KERNELS_TX_DSP_KERNELS_H_
 #define TINYXRAY_KERNELS_TX_DSP_KERNELS_H_
 
+#include "tx_dsp_config.h"
 #include "tx_kernels.h"
-
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && \
-    !(defined(TX_KERNELS_PORTABLE) && TX_KERNELS_PORTABLE)
-#define TX_DSP_KERNELS 1
-#else
-#define TX_DSP_KERNELS 0
-#endif
 
 #if TX_DSP_KERNELS
 #ifdef __cplusplus

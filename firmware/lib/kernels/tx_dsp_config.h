@@ -1,0 +1,19 @@
+/* Whether the Armv7E-M DSP kernels are built: on every target with the DSP
+ * extension (Cortex-M4, M7, M33 with DSP), unless -DTX_KERNELS_PORTABLE=1.
+ * Preprocessor only, so tx_dsp_loops.S includes it too. */
+#ifndef TINYXRAY_KERNELS_TX_DSP_CONFIG_H_
+#define TINYXRAY_KERNELS_TX_DSP_CONFIG_H_
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
+    !(defined(TX_KERNELS_PORTABLE) && TX_KERNELS_PORTABLE)
+#define TX_DSP_KERNELS 1
+#else
+#define TX_DSP_KERNELS 0
+#endif
+
+/* Depthwise row buffer (tx_depthwise_dsp.c, tx_dsp_loops.S): int16 values per
+ * row and bytes from one row to the next (immediate offsets in the loops). */
+#define TX_DW_ROW 112
+#define TX_DW_ROW_BYTES (2 * TX_DW_ROW)
+
+#endif /* TINYXRAY_KERNELS_TX_DSP_CONFIG_H_ */
