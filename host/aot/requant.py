@@ -174,10 +174,22 @@ def add_fast_fields(params: dict[str, int]) -> dict[str, int]:
         "fast_input2_offset": params["input2_offset"] << 19,
         "fast_output_rounding": rounding_constant(output_right, params["output_offset"]),
     }
+    candidates = [fields]
+    if not exact1:
+        # Input2's offset term folded into input1's rounding constant, ahead of the shift
+        # (one addition less per element), when that cannot overflow.
+        folded = fields["fast_input1_rounding"] + (fields["fast_input2_offset"] << -params[
+            "input1_shift"
+        ])
+        candidates.insert(0, {**fields, "fast_input1_rounding": folded, "fast_input2_offset": 0})
     x1, x2 = np.meshgrid(np.arange(-128, 128), np.arange(-128, 128), indexing="ij")
-    if not np.array_equal(fast_add({**params, **fields}, x1, x2), tflm_add(params, x1, x2)):
-        return {"fast": 0}
-    return fields
+    expected = tflm_add(params, x1, x2)
+    for candidate in candidates:
+        if INT32_MIN <= candidate["fast_input1_rounding"] <= INT32_MAX and np.array_equal(
+            fast_add({**params, **candidate}, x1, x2), expected
+        ):
+            return candidate
+    return {"fast": 0}
 
 
 def tflm_add(params: dict[str, int], x1: np.ndarray, x2: np.ndarray) -> np.ndarray:

@@ -22,6 +22,12 @@
 #include "tx_arm_dsp.h"
 #include "tx_dsp_loops.h"
 
+_Static_assert(offsetof(tx_conv_one_job, quant) == 20 &&
+                   offsetof(tx_conv_one_job, row_offset3) == 36,
+               "tx_conv_one_job layout is fixed by tx_dsp_loops.S");
+_Static_assert(offsetof(tx_conv_1x1_job, in) == 36 && offsetof(tx_conv_1x1_job, out_c) == 48 &&
+                   sizeof(tx_conv_1x1_job) == 56,
+               "tx_conv_1x1_job layout is fixed by tx_dsp_loops.S");
 _Static_assert(offsetof(tx_conv_pairs_job, out0) == 16 &&
                    offsetof(tx_conv_pairs_job, quant) == 24 &&
                    offsetof(tx_conv_pairs_job, filter) == 32,
@@ -131,7 +137,11 @@ static TX_ALWAYS_INLINE void tx_pixel_pair(const tx_conv_params* p, const int32_
     tx_conv_pairs_job job = {x,    x + 4 * groups, depth - 4, 2 * depth - 4 * groups,
                              out0, out1,           q,         pairs_end,
                              row};
-    tx_dsp_conv_pairs(&job);
+    if (groups & 1) {
+      tx_dsp_conv_pairs_odd(&job);
+    } else {
+      tx_dsp_conv_pairs(&job);
+    }
     row += (pairs_end - q) * depth;
     out0 += pairs_end - q;
     out1 += pairs_end - q;
@@ -171,7 +181,21 @@ static TX_ALWAYS_INLINE void tx_pixel_one(const tx_conv_params* p, const int32_t
   const int32_t out_c = p->out_c;
   const int8_t* row = p->filter;
   const tx_channel_quant* quant = p->quant;
-  for (int32_t oc = 0; oc < out_c; oc += 2) {
+  int32_t oc = 0;
+  if (mode == kFast && out_c >= 4) {
+    const int32_t quads = out_c >> 2;
+    tx_conv_one_job job = {x,   x + 2 * groups, depth - 4,         4 * depth - 4 * groups,
+                           out, quant,          quant + 4 * quads, row,
+                           2 * depth - 4,       3 * depth - 4};
+    if (groups & 1) {
+      tx_dsp_conv_one_odd(&job);
+    } else {
+      tx_dsp_conv_one(&job);
+    }
+    oc = 4 * quads;
+    row += oc * depth;
+  }
+  for (; oc < out_c; oc += 2) {
     const int32_t second = oc + 1 < out_c ? 1 : 0;
     const tx_channel_quant q0 = quant[oc];
     const tx_channel_quant q1 = quant[oc + second];
@@ -208,6 +232,31 @@ static TX_ALWAYS_INLINE void tx_conv2d_1x1(const tx_conv_params* p, const int8_t
   const int32_t out_c = p->out_c;
   const int32_t pixels = p->in_h * p->in_w;
   int32_t pixel = 0;
+  const int32_t pairs = pixels / 2;
+  if (mode == kFast && (depth & 3) == 0 && (out_c & 1) == 0 && pairs > 0 && out_c > 0) {
+    /* All pixel pairs in assembly, widening included. */
+    const int32_t groups = depth >> 2;
+    tx_conv_1x1_job job = {widened,
+                           widened + 4 * groups,
+                           depth - 4,
+                           2 * depth - 4 * groups,
+                           output,
+                           output + out_c,
+                           p->quant,
+                           p->quant + out_c,
+                           p->filter,
+                           input,
+                           input + 2 * depth * pairs,
+                           depth,
+                           out_c,
+                           0};
+    if (groups & 1) {
+      tx_dsp_conv_1x1_odd(&job);
+    } else {
+      tx_dsp_conv_1x1(&job);
+    }
+    pixel = 2 * pairs;
+  }
   for (; pixel + 2 <= pixels; pixel += 2) {
     const int8_t* x0 = input + pixel * depth;
     tx_widen(x0, depth, widened, 4);

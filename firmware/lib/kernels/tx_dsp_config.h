@@ -16,4 +16,10 @@
 #define TX_DW_ROW 112
 #define TX_DW_ROW_BYTES (2 * TX_DW_ROW)
 
+/* Small depthwise planes, four channels at a time: a padded copy of the
+ * plane, one word (four channels) per pixel, rows TX_DW_PLANE_ROW words apart
+ * and at most TX_DW_PLANE_ROW rows. */
+#define TX_DW_PLANE_ROW 16
+#define TX_DW_PLANE_ROW_BYTES (4 * TX_DW_PLANE_ROW)
+
 #endif /* TINYXRAY_KERNELS_TX_DSP_CONFIG_H_ */

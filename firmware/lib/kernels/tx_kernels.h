@@ -99,7 +99,8 @@ typedef struct {
  * the larger scale, whose rescaling is exactly (x + offset) * 2^19, and every
  * requantisation may use the single-multiply form; the fast_* fields are the
  * constants of that form (see tx_add_dsp.c). fast == 2: both inputs have the
- * same scale. */
+ * same scale. With fast == 1 the compiler folds input2's offset term into
+ * fast_input1_rounding where that cannot overflow (fast_input2_offset = 0). */
 typedef struct {
   int32_t count;
   int32_t left_shift;
@@ -109,7 +110,7 @@ typedef struct {
   int32_t act_min, act_max;
   int32_t fast;
   int32_t fast_input1_offset;   /* input1_offset << 21 */
-  int32_t fast_input1_rounding; /* 2^(-input1_shift - 1) */
+  int32_t fast_input1_rounding; /* 2^(-input1_shift - 1), plus the folded offset term */
   int32_t fast_input2_offset;   /* input2_offset << 19 */
   int32_t fast_output_rounding; /* 2^(-output_shift - 1) + output_offset << -output_shift */
 } tx_add_params;
