@@ -178,9 +178,9 @@ def add_fast_fields(params: dict[str, int]) -> dict[str, int]:
     if not exact1:
         # Input2's offset term folded into input1's rounding constant, ahead of the shift
         # (one addition less per element), when that cannot overflow.
-        folded = fields["fast_input1_rounding"] + (fields["fast_input2_offset"] << -params[
-            "input1_shift"
-        ])
+        folded = fields["fast_input1_rounding"] + (
+            fields["fast_input2_offset"] << -params["input1_shift"]
+        )
         candidates.insert(0, {**fields, "fast_input1_rounding": folded, "fast_input2_offset": 0})
     x1, x2 = np.meshgrid(np.arange(-128, 128), np.arange(-128, 128), indexing="ij")
     expected = tflm_add(params, x1, x2)

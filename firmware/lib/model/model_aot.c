@@ -137,8 +137,8 @@ static const tx_add_params k_op3 = {
     .act_max = 127,
     .fast = 1,
     .fast_input1_offset = 268435456,
-    .fast_input1_rounding = 2,
-    .fast_input2_offset = 14680064,
+    .fast_input1_rounding = 58720258,
+    .fast_input2_offset = 0,
     .fast_output_rounding = -9568256,
 };
 
@@ -553,8 +553,8 @@ static const tx_add_params k_op10 = {
     .act_max = 127,
     .fast = 1,
     .fast_input1_offset = -25165824,
-    .fast_input1_rounding = 1,
-    .fast_input2_offset = 9437184,
+    .fast_input1_rounding = 18874369,
+    .fast_input2_offset = 0,
     .fast_output_rounding = -4587520,
 };
 
@@ -1284,8 +1284,8 @@ static const tx_add_params k_op17 = {
     .act_max = 127,
     .fast = 1,
     .fast_input1_offset = 14680064,
-    .fast_input1_rounding = 1,
-    .fast_input2_offset = 8388608,
+    .fast_input1_rounding = 16777217,
+    .fast_input2_offset = 0,
     .fast_output_rounding = -4063232,
 };
 
@@ -1757,8 +1757,8 @@ static const tx_add_params k_op21 = {
     .act_max = 127,
     .fast = 1,
     .fast_input1_offset = 33554432,
-    .fast_input1_rounding = 1,
-    .fast_input2_offset = 5767168,
+    .fast_input1_rounding = 11534337,
+    .fast_input2_offset = 0,
     .fast_output_rounding = -2752512,
 };
 
@@ -3004,8 +3004,8 @@ static const tx_add_params k_op28 = {
     .act_max = 127,
     .fast = 1,
     .fast_input1_offset = -27262976,
-    .fast_input1_rounding = 1,
-    .fast_input2_offset = -3670016,
+    .fast_input1_rounding = -7340031,
+    .fast_input2_offset = 0,
     .fast_output_rounding = 1966080,
 };
 
@@ -3759,8 +3759,8 @@ static const tx_add_params k_op32 = {
     .act_max = 127,
     .fast = 1,
     .fast_input1_offset = -14680064,
-    .fast_input1_rounding = 1,
-    .fast_input2_offset = -14155776,
+    .fast_input1_rounding = -28311551,
+    .fast_input2_offset = 0,
     .fast_output_rounding = 7208960,
 };
 
@@ -4514,8 +4514,8 @@ static const tx_add_params k_op36 = {
     .act_max = 127,
     .fast = 1,
     .fast_input1_offset = -56623104,
-    .fast_input1_rounding = 1,
-    .fast_input2_offset = -4194304,
+    .fast_input1_rounding = -8388607,
+    .fast_input2_offset = 0,
     .fast_output_rounding = 2228224,
 };
 
@@ -6405,8 +6405,8 @@ static const tx_add_params k_op43 = {
     .act_max = 127,
     .fast = 1,
     .fast_input1_offset = 14680064,
-    .fast_input1_rounding = 1,
-    .fast_input2_offset = 3145728,
+    .fast_input1_rounding = 6291457,
+    .fast_input2_offset = 0,
     .fast_output_rounding = -1441792,
 };
 
@@ -7506,8 +7506,8 @@ static const tx_add_params k_op47 = {
     .act_max = 127,
     .fast = 1,
     .fast_input1_offset = 12582912,
-    .fast_input1_rounding = 1,
-    .fast_input2_offset = 10485760,
+    .fast_input1_rounding = 20971521,
+    .fast_input2_offset = 0,
     .fast_output_rounding = -5111808,
 };
 
@@ -11325,8 +11325,8 @@ static const tx_add_params k_op54 = {
     .act_max = 127,
     .fast = 1,
     .fast_input1_offset = 20971520,
-    .fast_input1_rounding = 1,
-    .fast_input2_offset = 7864320,
+    .fast_input1_rounding = 15728641,
+    .fast_input2_offset = 0,
     .fast_output_rounding = -3801088,
 };
 
@@ -13848,8 +13848,8 @@ static const tx_add_params k_op58 = {
     .act_max = 127,
     .fast = 1,
     .fast_input1_offset = 31457280,
-    .fast_input1_rounding = 1,
-    .fast_input2_offset = 4718592,
+    .fast_input1_rounding = 9437185,
+    .fast_input2_offset = 0,
     .fast_output_rounding = -2228224,
 };
 
