@@ -36,8 +36,9 @@ _Static_assert(sizeof(tx_channel_quant) == 16 && offsetof(tx_channel_quant, bias
                    offsetof(tx_channel_quant, right_shift) == 12,
                "tx_channel_quant layout is fixed by tx_dsp_loops.S");
 
-/* Longest dot product the stack buffers hold: 2 pixels x 512 int16 = 2 KB. */
-#define TX_CONV_MAX_DEPTH 512
+/* The widened pixels' stack buffer, in words: two pixels of up to 640 values
+ * or one of up to 1280 (a FULLY_CONNECTED row), 2.5 KB. */
+#define TX_CONV_MAX_DEPTH 640
 
 enum { kExact = 0, kFast = 1, kFastClamped = 2 };
 
@@ -195,6 +196,18 @@ static TX_ALWAYS_INLINE void tx_pixel_one(const tx_conv_params* p, const int32_t
     oc = 4 * quads;
     row += oc * depth;
   }
+  if (mode == kFast && out_c - oc >= 2) {
+    tx_conv_one_job job = {x,   x + 2 * groups,  depth - 4,    2 * depth - 4 * groups,
+                           out + oc, quant + oc, quant + oc + 2, row,
+                           0,   0};
+    if (groups & 1) {
+      tx_dsp_conv_one2_odd(&job);
+    } else {
+      tx_dsp_conv_one2(&job);
+    }
+    oc += 2;
+    row += 2 * depth;
+  }
   for (; oc < out_c; oc += 2) {
     const int32_t second = oc + 1 < out_c ? 1 : 0;
     const tx_channel_quant q0 = quant[oc];
@@ -271,7 +284,8 @@ static TX_ALWAYS_INLINE void tx_conv2d_1x1(const tx_conv_params* p, const int8_t
 }
 
 void tx_conv2d_1x1_s8_dsp(const tx_conv_params* p, const int8_t* input, int8_t* output) {
-  if (p->in_c > TX_CONV_MAX_DEPTH) {
+  const int32_t pixels = p->in_h * p->in_w;
+  if (p->in_c > (pixels == 1 ? 2 * TX_CONV_MAX_DEPTH : TX_CONV_MAX_DEPTH)) {
     tx_conv2d_s8_portable(p, input, output);
     return;
   }

@@ -3,16 +3,22 @@
  * depthwise_conv2d_3x3 entry; the compiler picks it for 3x3 windows with equal
  * strides of 1 or 2 and padding 0 or 1).
  *
- * One channel at a time. Its input rows are widened to int16 into a stack
+ * Channel planes. A channel's input rows are widened to int16 into a stack
  * buffer with the padding written in (the input zero point, see
  * tx_channel_quant), so no output needs a border test; rows are converted once
- * and kept while the windows need them. Two adjacent outputs are computed per
- * step from int16 pairs of neighbouring columns: per kernel row, SMLAD does
- * two taps and SMLABB/SMLABT the third (stride 1: the pairs (x0,x1), (x1,x2),
- * (x2,x3); stride 2: (x0,x1), (x2,x3), (x4,x5)), with the channel's nine
- * weights packed in five registers. With stride 1 and the fast requantisation
- * the buffer holds doubled inputs, so the accumulator arrives doubled, as the
- * fast form wants it. Layers wider than the buffer use the portable kernel. */
+ * and kept while the windows need them. Four channels are gathered at once
+ * (one word load per pixel) into four planes processed in lockstep; a
+ * remainder of channels one plane at a time. Two adjacent outputs are computed
+ * per step from int16 pairs of neighbouring columns: per kernel row, SMLAD
+ * does two taps and a halfword MAC the third (stride 1: the pairs (x0,x1),
+ * (x1,x2), (x2,x3); stride 2: (x0,x1), (x2,x3), (x4,x5)), with the channel's
+ * nine weights packed in five registers (tx_dsp_dw_rows_s1/s2). With stride 1
+ * and the fast requantisation the buffer holds doubled inputs, so the
+ * accumulator arrives doubled, as the fast form wants it.
+ *
+ * Small planes (fewer than TX_DW_VECTOR_WIDTH outputs across) go four channels
+ * at a time straight from NHWC words instead (tx_dsp_dw_vector_s1/s2). Layers
+ * wider than the buffer use the portable kernel. */
 #include "tx_dsp_kernels.h"
 
 #if TX_DSP_KERNELS
@@ -22,10 +28,9 @@
 #include "tx_arm_dsp.h"
 #include "tx_dsp_loops.h"
 
-/* Buffer rows (a fixed stride, TX_DW_ROW int16 values, so the three rows of a
- * window are at constant offsets): as many as fit 4 KB of stack. */
-#define TX_DW_ROWS 18
 #define TX_DW_ROW_WORDS (TX_DW_ROW / 2)
+#define TX_DW_PLANE_WORDS (TX_DW_PLANE_BYTES / 4)
+#define TX_DW_VECTOR_WIDTH 8
 
 _Static_assert(offsetof(tx_dw_vector_job, plane) == 8 && offsetof(tx_dw_vector_job, rows) == 24,
                "tx_dw_vector_job layout is fixed by tx_dsp_loops.S");
@@ -33,286 +38,259 @@ _Static_assert(offsetof(tx_dw_job, bias) == 20 && offsetof(tx_dw_job, right_shif
                    offsetof(tx_dw_job, row) == 36 && offsetof(tx_dw_job, rows) == 52 &&
                    offsetof(tx_dw_job, tail) == 60,
                "tx_dw_job layout is fixed by tx_dsp_loops.S");
+_Static_assert(offsetof(tx_dw_widen_job, row_bytes) == 12,
+               "tx_dw_widen_job layout is fixed by tx_dsp_loops.S");
 
 enum { kExact = 0, kFast = 1, kFastClamped = 2 };
 
+/* The layer's geometry in the buffer. */
 typedef struct {
-  int32_t w01_0, w01_1, w01_2; /* (w[r][0], w[r][1]) for kernel rows r = 0, 1, 2 */
-  int32_t w2_01;               /* (w[0][2], w[1][2]) */
-  int32_t w2_2;                /* w[2][2] in the low half */
-} tx_dw_weights;
+  int32_t stride, width, height; /* padded columns and rows the windows use */
+  int32_t interior;              /* input columns inside them */
+  int32_t words;                 /* words of a buffer row in use (slack included) */
+  int32_t scale;                 /* 2 when the buffer holds doubled inputs */
+  int16_t pad;                   /* the padding value (times scale) */
+} tx_dw_layout;
 
-typedef struct {
-  int32_t multiplier, rounding, right_shift;
-  int32_t output_offset, act_min, act_max;
-} tx_dw_requant;
-
-static TX_ALWAYS_INLINE int8_t tx_dw_output(int32_t acc, const tx_dw_requant* q, const int mode,
-                                            const int doubled) {
+static TX_ALWAYS_INLINE int8_t tx_dw_output(const tx_depthwise_params* p, const tx_dw_job* job,
+                                            int32_t acc, const int mode) {
   if (mode == kExact) {
-    const int32_t value = tx_multiply_exact_dsp(acc, q->multiplier, q->right_shift);
-    return (int8_t)tx_clamp(value + q->output_offset, q->act_min, q->act_max);
+    const int32_t value = tx_multiply_exact_dsp(acc, job->multiplier, job->right_shift);
+    return (int8_t)tx_clamp(value + p->output_offset, p->act_min, p->act_max);
   }
-  const int32_t twice = doubled ? acc : (int32_t)((uint32_t)acc << 1);
-  int32_t value = tx_requantize_fast(twice, q->multiplier, q->rounding, q->right_shift);
-  if (mode == kFastClamped) {
-    value = tx_clamp(value, q->act_min, q->act_max);
-  }
-  return (int8_t)value;
+  /* The fast modes: doubled already with stride 1 (scale 2). */
+  const int32_t twice = p->stride_w == 1 ? acc : (int32_t)((uint32_t)acc << 1);
+  const int32_t value = tx_requantize_fast(twice, job->multiplier, job->rounding,
+                                           job->right_shift);
+  return (int8_t)tx_clamp(value, p->act_min, p->act_max);
 }
 
-/* One output row of channel c: `row` is the window's first buffer row, `out`
- * the row's first output; outputs are `channels` bytes apart. */
-static TX_ALWAYS_INLINE void tx_dw_row(const int32_t* row, int32_t out_w, int32_t channels,
-                                       int32_t bias, const tx_dw_weights* w,
-                                       const tx_dw_requant* q, int8_t* out, const int stride,
-                                       const int mode, const int doubled) {
-  const int32_t w01_0 = w->w01_0;
-  const int32_t w01_1 = w->w01_1;
-  const int32_t w01_2 = w->w01_2;
-  const int32_t w2_01 = w->w2_01;
-  const int32_t w2_2 = w->w2_2;
-  int32_t ox = 0;
-  for (; ox + 2 <= out_w; ox += 2) {
-    int32_t acc0 = bias;
-    int32_t acc1 = bias;
-    if (stride == 1) {
-      const int32_t* r1 = row + TX_DW_ROW_WORDS;
-      const int32_t* r2 = row + 2 * TX_DW_ROW_WORDS;
-      acc0 = tx_smlad(w01_0, row[0], acc0);
-      acc1 = tx_smlad(w01_0, (int32_t)tx_load32((const int16_t*)row + 1), acc1);
-      acc0 = tx_smlabb(w2_01, row[1], acc0);
-      acc1 = tx_smlabt(w2_01, row[1], acc1);
-      acc0 = tx_smlad(w01_1, r1[0], acc0);
-      acc1 = tx_smlad(w01_1, (int32_t)tx_load32((const int16_t*)r1 + 1), acc1);
-      acc0 = tx_smlatb(w2_01, r1[1], acc0);
-      acc1 = tx_smlatt(w2_01, r1[1], acc1);
-      acc0 = tx_smlad(w01_2, r2[0], acc0);
-      acc1 = tx_smlad(w01_2, (int32_t)tx_load32((const int16_t*)r2 + 1), acc1);
-      acc0 = tx_smlabb(w2_2, r2[1], acc0);
-      acc1 = tx_smlabt(w2_2, r2[1], acc1);
-      row += 1;
+/* The rows of job in C, for the clamped and exact modes (tx_dsp_dw_rows_s1/s2
+ * do the fast full-range one). */
+static void tx_dw_rows_c(const tx_depthwise_params* p, const tx_dw_job* job, const int mode) {
+  const int32_t channels = job->channels;
+  const int32_t out_w = p->out_w;
+  const int32_t stride = p->stride_w;
+  const int32_t* window = job->row;
+  int8_t* out = job->out;
+  for (int32_t oy = 0; oy < job->rows; ++oy) {
+    const int32_t* row = window;
+    for (int32_t ox = 0; ox < out_w; ++ox) {
+      const int16_t* r0 = (const int16_t*)row + ox * stride;
+      const int16_t* r1 = r0 + TX_DW_ROW;
+      const int16_t* r2 = r1 + TX_DW_ROW;
+      int32_t acc = job->bias;
+      acc = tx_smlad(job->w01_0, (int32_t)tx_load32(r0), acc);
+      acc = tx_smlabb(job->w2_01, r0[2], acc);
+      acc = tx_smlad(job->w01_1, (int32_t)tx_load32(r1), acc);
+      acc = tx_smlatb(job->w2_01, r1[2], acc);
+      acc = tx_smlad(job->w01_2, (int32_t)tx_load32(r2), acc);
+      acc = tx_smlabb(job->w2_2, r2[2], acc);
+      out[ox * channels] = tx_dw_output(p, job, acc, mode);
+    }
+    window += stride * TX_DW_ROW_WORDS;
+    out += out_w * channels;
+  }
+}
+
+/* Channel c's weights, packed as the row loops read them, and constants. */
+static void tx_dw_channel(const tx_depthwise_params* p, int32_t c, int32_t scale,
+                          tx_dw_job* job) {
+  const int8_t* w = p->filter + c;
+  const int32_t channels = p->channels;
+  job->w01_0 = tx_pack16(w[0], w[channels]);
+  job->w2_01 = tx_pack16(w[2 * channels], w[5 * channels]);
+  job->w01_1 = tx_pack16(w[3 * channels], w[4 * channels]);
+  job->w01_2 = tx_pack16(w[6 * channels], w[7 * channels]);
+  job->w2_2 = w[8 * channels];
+  const tx_channel_quant* q = &p->quant[c];
+  job->bias = q->bias * scale;
+  job->multiplier = q->multiplier;
+  job->rounding = q->rounding;
+  job->right_shift = q->right_shift;
+}
+
+/* `count` input values `channels` bytes apart, times `scale`, into `out`. */
+static void tx_dw_widen_c(const int8_t* in, int32_t channels, int32_t count, int16_t* out,
+                          int32_t scale) {
+  for (int32_t i = 0; i < count; ++i) {
+    out[i] = (int16_t)(in[i * channels] * scale);
+  }
+}
+
+/* Input rows [iy, iy + rows) of channels c.. (one or four planes) into
+ * buffer rows starting at `slot`. */
+static void tx_dw_widen_rows(const tx_depthwise_params* p, const tx_dw_layout* layout,
+                             const int8_t* input, int32_t c, int32_t planes, int32_t iy,
+                             int32_t rows, int32_t* slot, const int mode) {
+  const int32_t row_bytes = p->in_w * p->channels;
+  const int8_t* in = input + iy * row_bytes + c;
+  int16_t* out = (int16_t*)slot + p->pad_left;
+  const tx_dw_widen_job job = {p->channels, layout->interior, rows, row_bytes};
+  if (planes == 4) {
+    if (layout->scale == 2) {
+      tx_dsp_dw_widen4_doubled(in, out, &job);
     } else {
-      const int32_t* r1 = row + TX_DW_ROW_WORDS;
-      const int32_t* r2 = row + 2 * TX_DW_ROW_WORDS;
-      acc0 = tx_smlad(w01_0, row[0], acc0);
-      acc1 = tx_smlad(w01_0, row[1], acc1);
-      acc0 = tx_smlabb(w2_01, row[1], acc0);
-      acc1 = tx_smlabb(w2_01, row[2], acc1);
-      acc0 = tx_smlad(w01_1, r1[0], acc0);
-      acc1 = tx_smlad(w01_1, r1[1], acc1);
-      acc0 = tx_smlatb(w2_01, r1[1], acc0);
-      acc1 = tx_smlatb(w2_01, r1[2], acc1);
-      acc0 = tx_smlad(w01_2, r2[0], acc0);
-      acc1 = tx_smlad(w01_2, r2[1], acc1);
-      acc0 = tx_smlabb(w2_2, r2[1], acc0);
-      acc1 = tx_smlabb(w2_2, r2[2], acc1);
-      row += 2;
+      tx_dsp_dw_widen4(in, out, &job);
     }
-    out[0] = tx_dw_output(acc0, q, mode, doubled);
-    out[channels] = tx_dw_output(acc1, q, mode, doubled);
-    out += 2 * channels;
-  }
-  if (ox < out_w) {
-    const int32_t* r1 = row + TX_DW_ROW_WORDS;
-    const int32_t* r2 = row + 2 * TX_DW_ROW_WORDS;
-    int32_t acc = tx_smlad(w01_0, row[0], bias);
-    acc = tx_smlabb(w2_01, row[1], acc);
-    acc = tx_smlad(w01_1, r1[0], acc);
-    acc = tx_smlatb(w2_01, r1[1], acc);
-    acc = tx_smlad(w01_2, r2[0], acc);
-    acc = tx_smlabb(w2_2, r2[1], acc);
-    out[0] = tx_dw_output(acc, q, mode, doubled);
-  }
-}
-
-/* `count` input values `channels` bytes apart, times `scale`, into int16 `out`. */
-static TX_ALWAYS_INLINE void tx_dw_widen(const int8_t* in, int32_t channels, int32_t count,
-                                         int16_t* out, const int32_t scale) {
-  const int32_t two_channels = 2 * channels;
-  for (; count >= 4; count -= 4) {
-    int32_t pair0 = tx_pack16(in[0], in[channels]);
-    in += two_channels;
-    int32_t pair1 = tx_pack16(in[0], in[channels]);
-    in += two_channels;
-    if (scale == 2) {
-      pair0 = tx_sadd16(pair0, pair0);
-      pair1 = tx_sadd16(pair1, pair1);
-    }
-    memcpy(out, &pair0, sizeof(pair0));
-    memcpy(out + 2, &pair1, sizeof(pair1));
-    out += 4;
-  }
-  for (; count > 0; --count) {
-    *out++ = (int16_t)(in[0] * scale);
-    in += channels;
-  }
-}
-
-/* `count` rows of one channel into the buffer (see tx_dsp_dw_widen). */
-static TX_ALWAYS_INLINE void tx_dw_widen_rows(const int8_t* in, int16_t* out, int32_t channels,
-                                              int32_t count, int32_t rows, int32_t row_bytes,
-                                              const int mode, const int32_t scale) {
-  if (mode == kFast) {
-    const tx_dw_widen_job job = {channels, count, rows, row_bytes};
-    if (scale == 2) {
+  } else if (mode == kFast || mode == kFastClamped) {
+    if (layout->scale == 2) {
       tx_dsp_dw_widen_doubled(in, out, &job);
     } else {
       tx_dsp_dw_widen(in, out, &job);
     }
-    return;
-  }
-  for (int32_t i = 0; i < rows; ++i) {
-    tx_dw_widen(in, channels, count, out, scale);
-    in += row_bytes;
-    out += TX_DW_ROW;
-  }
-}
-
-/* The interior of buffer row `slot` set to the pad value. */
-static void tx_dw_pad_row(int32_t* rows, int32_t slot, int32_t pad_left, int32_t interior,
-                          int16_t pad) {
-  int16_t* row = (int16_t*)(rows + slot * TX_DW_ROW_WORDS) + pad_left;
-  for (int32_t i = 0; i < interior; ++i) {
-    row[i] = pad;
-  }
-}
-
-/* The pad value in columns [0, width + 2) of every buffer row (the pad columns
- * are never written again; data rows overwrite only their interior). */
-static void tx_dw_fill_pads(int32_t* rows, int32_t slots, int32_t width, int16_t pad) {
-  const int32_t words = (width + 3) / 2;
-  const int32_t pair = tx_pack16(pad, pad);
-  for (int32_t slot = 0; slot < slots; ++slot) {
-    int32_t* row = rows + slot * TX_DW_ROW_WORDS;
-    for (int32_t i = 0; i < words; ++i) {
-      row[i] = pair;
+  } else {
+    for (int32_t i = 0; i < rows; ++i) {
+      tx_dw_widen_c(in, p->channels, layout->interior, out, layout->scale);
+      in += row_bytes;
+      out += TX_DW_ROW;
     }
   }
 }
 
-/* Output rows [oy, oy + count) of channel c; their windows' first rows start at
- * `row`. The fast full-range case runs in assembly. */
-static TX_ALWAYS_INLINE void tx_dw_rows(tx_dw_job* job, const tx_dw_weights* w,
-                                        const tx_dw_requant* q, const int32_t* row,
-                                        int32_t out_w, int32_t channels, int8_t* out,
-                                        int32_t count, const int stride, const int mode,
-                                        const int doubled) {
-  if (count <= 0) {
-    return;
+/* n words (a multiple of 4 is copied four at a time; newlib-nano's memcpy goes
+ * byte by byte). */
+static TX_ALWAYS_INLINE void tx_dw_copy_words(int32_t* to, const int32_t* from, int32_t n) {
+  for (; n >= 4; n -= 4) {
+    const int32_t a = from[0];
+    const int32_t b = from[1];
+    const int32_t c = from[2];
+    const int32_t d = from[3];
+    to[0] = a;
+    to[1] = b;
+    to[2] = c;
+    to[3] = d;
+    from += 4;
+    to += 4;
   }
-  if (mode == kFast) {
-    job->row = row;
-    job->out = out;
-    job->rows = count;
-    if (stride == 1) {
-      tx_dsp_dw_rows_s1(job);
-    } else {
-      tx_dsp_dw_rows_s2(job);
+  for (; n > 0; --n) {
+    *to++ = *from++;
+  }
+}
+
+/* The interior of buffer row `slot` of each plane set to the padding. */
+static void tx_dw_pad_row(const tx_depthwise_params* p, const tx_dw_layout* layout,
+                          int32_t* slot, int32_t planes) {
+  for (int32_t k = 0; k < planes; ++k) {
+    int16_t* row = (int16_t*)(slot + k * TX_DW_PLANE_WORDS) + p->pad_left;
+    for (int32_t i = 0; i < layout->interior; ++i) {
+      row[i] = layout->pad;
     }
-    return;
   }
-  for (int32_t i = 0; i < count; ++i) {
-    tx_dw_row(row, out_w, channels, job->bias, w, q, out, stride, mode, doubled);
-    row += stride * TX_DW_ROW_WORDS;
-    out += out_w * channels;
+}
+
+/* Channels [c, c + planes) over the whole layer: fill the buffer with the rows
+ * the next windows need, run the output rows whose windows are in, keep the
+ * rows still needed, repeat. */
+static TX_ALWAYS_INLINE void tx_dw_planes(const tx_depthwise_params* p,
+                                          const tx_dw_layout* layout, int32_t* rows,
+                                          const int8_t* input, int8_t* output, int32_t c,
+                                          const int32_t planes, const int mode) {
+  const int32_t slots = TX_DW_ROWS / (planes == 4 ? 4 : 1);
+  const int32_t stride = layout->stride;
+  const int32_t out_h = p->out_h;
+  const int32_t out_w = p->out_w;
+  const int32_t channels = p->channels;
+  tx_dw_job jobs[4];
+  for (int32_t k = 0; k < planes; ++k) {
+    tx_dw_channel(p, c + k, layout->scale, &jobs[k]);
+    jobs[k].channels = channels;
+    jobs[k].pairs = out_w / 2;
+    jobs[k].row_step = stride * TX_DW_ROW_BYTES;
+    jobs[k].tail = out_w & 1;
+  }
+  const int32_t data_begin = p->pad_top;
+  const int32_t data_end = p->pad_top + p->in_h;
+  int32_t first = 0; /* padded row held in slot 0 */
+  int32_t next = 0;  /* next padded row to convert */
+  int32_t oy = 0;
+  while (oy < out_h) {
+    const int32_t limit = layout->height < first + slots ? layout->height : first + slots;
+    for (; next < limit && next < data_begin; ++next) {
+      tx_dw_pad_row(p, layout, rows + (next - first) * TX_DW_ROW_WORDS, planes);
+    }
+    const int32_t convert_end = limit < data_end ? limit : data_end;
+    if (next < convert_end) {
+      tx_dw_widen_rows(p, layout, input, c, planes, next - data_begin, convert_end - next,
+                       rows + (next - first) * TX_DW_ROW_WORDS, mode);
+      next = convert_end;
+    }
+    for (; next < limit; ++next) {
+      tx_dw_pad_row(p, layout, rows + (next - first) * TX_DW_ROW_WORDS, planes);
+    }
+    /* The output rows whose three window rows are all in. */
+    int32_t end = (next - 3) / stride + 1;
+    end = end < out_h ? end : out_h;
+    for (int32_t k = 0; k < planes; ++k) {
+      tx_dw_job* job = &jobs[k];
+      job->row = rows + k * TX_DW_PLANE_WORDS + (oy * stride - first) * TX_DW_ROW_WORDS;
+      job->out = output + oy * out_w * channels + c + k;
+      job->rows = end - oy;
+      if (mode == kFast) {
+        if (stride == 1) {
+          tx_dsp_dw_rows_s1(job);
+        } else {
+          tx_dsp_dw_rows_s2(job);
+        }
+      } else {
+        tx_dw_rows_c(p, job, mode);
+      }
+    }
+    oy = end;
+    if (oy < out_h) {
+      /* Keep the rows from oy * stride on, at the top of each plane (the used
+       * words of each row; they never overlap the rows they replace). */
+      const int32_t keep = oy * stride;
+      for (int32_t k = 0; k < planes; ++k) {
+        int32_t* to = rows + k * TX_DW_PLANE_WORDS;
+        const int32_t* from = to + (keep - first) * TX_DW_ROW_WORDS;
+        for (int32_t row = keep; row < next; ++row) {
+          tx_dw_copy_words(to, from, layout->words);
+          to += TX_DW_ROW_WORDS;
+          from += TX_DW_ROW_WORDS;
+        }
+      }
+      first = keep;
+    }
   }
 }
 
 static TX_ALWAYS_INLINE void tx_dw_3x3(const tx_depthwise_params* p, const int8_t* input,
                                        int8_t* output, const int stride, const int mode) {
   int32_t rows[TX_DW_ROWS * TX_DW_ROW_WORDS];
-  const int doubled = stride == 1 && mode != kExact;
-  const int32_t scale = doubled ? 2 : 1;
-  const int32_t channels = p->channels;
-  const int32_t out_w = p->out_w;
-  const int32_t out_h = p->out_h;
-  const int32_t width = (out_w - 1) * stride + 3;
-  const int32_t height = (out_h - 1) * stride + 3;
-  const int8_t* filter = p->filter;
-  tx_dw_requant q = {0, 0, 0, p->output_offset, p->act_min, p->act_max};
-  const int32_t in_h = p->in_h;
-  const int32_t pad_top = p->pad_top;
-  const int32_t pad_left = p->pad_left;
-  const int32_t row_bytes = p->in_w * channels;
-  /* Input columns inside the windows (VALID or stride 2 may leave the last out). */
-  const int32_t interior = p->in_w < width - pad_left ? p->in_w : width - pad_left;
-  const int16_t pad = (int16_t)(p->input_zero_point * scale);
-  const int resident = height <= TX_DW_ROWS;
-  tx_dw_fill_pads(rows, resident ? height : TX_DW_ROWS, width, pad);
-  tx_dw_job job;
-  job.channels = channels;
-  job.pairs = out_w / 2;
-  job.row_step = stride * TX_DW_ROW_BYTES;
-  job.tail = out_w & 1;
-  for (int32_t c = 0; c < channels; ++c) {
-    tx_dw_weights w;
-    w.w01_0 = tx_pack16(filter[c], filter[channels + c]);
-    w.w2_01 = tx_pack16(filter[2 * channels + c], filter[5 * channels + c]);
-    w.w01_1 = tx_pack16(filter[3 * channels + c], filter[4 * channels + c]);
-    w.w01_2 = tx_pack16(filter[6 * channels + c], filter[7 * channels + c]);
-    w.w2_2 = filter[8 * channels + c];
-    const tx_channel_quant channel = p->quant[c];
-    q.multiplier = channel.multiplier;
-    q.rounding = channel.rounding;
-    q.right_shift = channel.right_shift;
-    job.w01_0 = w.w01_0;
-    job.w01_1 = w.w01_1;
-    job.w01_2 = w.w01_2;
-    job.w2_01 = w.w2_01;
-    job.w2_2 = w.w2_2;
-    job.bias = channel.bias * scale;
-    job.multiplier = channel.multiplier;
-    job.rounding = channel.rounding;
-    job.right_shift = channel.right_shift;
-    /* Padded rows [first, next) are in the buffer, row `first` at the top. */
-    int32_t first = 0;
-    int32_t next = 0;
-    int32_t oy = 0;
-    while (oy < out_h) {
-      const int32_t limit = height < first + TX_DW_ROWS ? height : first + TX_DW_ROWS;
-      /* Padding rows: already in place when the plane is resident (written
-       * once above), rewritten when a data row may have used the slot. */
-      for (; next < limit && next < pad_top; ++next) {
-        if (!resident) {
-          tx_dw_pad_row(rows, next - first, pad_left, interior, pad);
-        }
-      }
-      const int32_t data_end = limit < pad_top + in_h ? limit : pad_top + in_h;
-      if (next < data_end) {
-        tx_dw_widen_rows(input + (next - pad_top) * row_bytes + c,
-                         (int16_t*)(rows + (next - first) * TX_DW_ROW_WORDS) + pad_left,
-                         channels, interior, data_end - next, row_bytes, mode, scale);
-        next = data_end;
-      }
-      for (; next < limit; ++next) {
-        if (!resident) {
-          tx_dw_pad_row(rows, next - first, pad_left, interior, pad);
-        }
-      }
-      /* The output rows whose three window rows are all in. */
-      int32_t end = (next - 3) / stride + 1;
-      end = end < out_h ? end : out_h;
-      tx_dw_rows(&job, &w, &q, rows + (oy * stride - first) * TX_DW_ROW_WORDS, out_w, channels,
-                 output + oy * out_w * channels + c, end - oy, stride, mode, doubled);
-      oy = end;
-      if (oy < out_h) {
-        const int32_t keep = oy * stride;
-        memmove(rows, rows + (keep - first) * TX_DW_ROW_WORDS,
-                (size_t)(next - keep) * TX_DW_ROW_BYTES);
-        first = keep;
-      }
+  tx_dw_layout layout;
+  layout.stride = stride;
+  layout.width = (p->out_w - 1) * stride + 3;
+  layout.height = (p->out_h - 1) * stride + 3;
+  layout.interior = p->in_w < layout.width - p->pad_left ? p->in_w : layout.width - p->pad_left;
+  layout.scale = stride == 1 && mode != kExact ? 2 : 1;
+  layout.pad = (int16_t)(p->input_zero_point * layout.scale);
+  /* The pad columns once (rows keep them; conversions write the interior),
+   * plus two columns of slack for the pair loads. */
+  const int32_t pair = tx_pack16(layout.pad, layout.pad);
+  const int32_t words = (layout.width + 3) / 2;
+  layout.words = words;
+  for (int32_t slot = 0; slot < TX_DW_ROWS; ++slot) {
+    for (int32_t i = 0; i < words; ++i) {
+      rows[slot * TX_DW_ROW_WORDS + i] = pair;
     }
+  }
+  const int32_t channels = p->channels;
+  int32_t c = 0;
+  if (mode == kFast) {
+    for (; c + 4 <= channels; c += 4) {
+      tx_dw_planes(p, &layout, rows, input, output, c, 4, mode);
+    }
+  }
+  for (; c < channels; ++c) {
+    tx_dw_planes(p, &layout, rows, input, output, c, 1, mode);
   }
 }
 
-/* Small planes (narrower than TX_DW_VECTOR_WIDTH outputs), four channels at a
- * time: one pass of tx_dsp_dw_vector_s1/s2 per group over a padded copy of
- * its plane, 103 instructions per output pixel of four channels. On such
- * planes the one-channel rows above spend more on row and channel set-up
- * than on MACs. */
-#define TX_DW_VECTOR_WIDTH 8
-
+/* Small planes, four channels at a time: one pass of tx_dsp_dw_vector_s1/s2
+ * per group over a padded copy of its plane, 103 instructions per output pixel
+ * of four channels. On such planes the channel planes above spend more on row
+ * and channel set-up than on MACs. */
 static int tx_dw_uses_vector(const tx_depthwise_params* p) {
   const int32_t stride = p->stride_h;
   const int32_t width = (p->out_w - 1) * stride + 3;
@@ -352,6 +330,7 @@ static __attribute__((noinline)) void tx_dw_3x3_vector(const tx_depthwise_params
         in += channels;
       }
     }
+    /* Weights and biases doubled: the accumulators arrive doubled. */
     for (int32_t tap = 0; tap < 9; ++tap) {
       const uint32_t word = tx_load32(p->filter + tap * channels + c);
       const int32_t even = tx_sxtb16(word);
@@ -380,7 +359,7 @@ void tx_depthwise_conv2d_3x3_s8_dsp(const tx_depthwise_params* p, const int8_t* 
                                     int8_t* output) {
   const int32_t width = (p->out_w - 1) * p->stride_w + 3;
   if (width + 2 > TX_DW_ROW || p->k_h != 3 || p->k_w != 3 || p->stride_h != p->stride_w ||
-      (p->stride_h != 1 && p->stride_h != 2)) {
+      (p->stride_h != 1 && p->stride_h != 2) || p->pad_top > 1 || p->pad_left > 1) {
     tx_depthwise_conv2d_s8_portable(p, input, output);
     return;
   }
@@ -388,24 +367,23 @@ void tx_depthwise_conv2d_3x3_s8_dsp(const tx_depthwise_params* p, const int8_t* 
     tx_dw_3x3_vector(p, input, output);
     return;
   }
-  const int fast = p->fast_requant;
-  const int clamped = p->act_min != -128 || p->act_max != 127;
+  const int mode = !p->fast_requant                              ? kExact
+                   : (p->act_min == -128 && p->act_max == 127) ? kFast
+                                                                 : kFastClamped;
   if (p->stride_h == 1) {
-    if (!fast) {
-      tx_dw_3x3(p, input, output, 1, kExact);
-    } else if (clamped) {
+    if (mode == kFast) {
+      tx_dw_3x3(p, input, output, 1, kFast);
+    } else if (mode == kFastClamped) {
       tx_dw_3x3(p, input, output, 1, kFastClamped);
     } else {
-      tx_dw_3x3(p, input, output, 1, kFast);
+      tx_dw_3x3(p, input, output, 1, kExact);
     }
+  } else if (mode == kFast) {
+    tx_dw_3x3(p, input, output, 2, kFast);
+  } else if (mode == kFastClamped) {
+    tx_dw_3x3(p, input, output, 2, kFastClamped);
   } else {
-    if (!fast) {
-      tx_dw_3x3(p, input, output, 2, kExact);
-    } else if (clamped) {
-      tx_dw_3x3(p, input, output, 2, kFastClamped);
-    } else {
-      tx_dw_3x3(p, input, output, 2, kFast);
-    }
+    tx_dw_3x3(p, input, output, 2, kExact);
   }
 }
 

@@ -12,9 +12,13 @@
 #endif
 
 /* Depthwise row buffer (tx_depthwise_dsp.c, tx_dsp_loops.S): int16 values per
- * row and bytes from one row to the next (immediate offsets in the loops). */
-#define TX_DW_ROW 112
+ * row and bytes from one row to the next (immediate offsets in the loops),
+ * TX_DW_ROWS rows (4 KB); gathering four channels at once, four planes of
+ * TX_DW_ROWS / 4 rows, TX_DW_PLANE_BYTES apart. */
+#define TX_DW_ROW 64
 #define TX_DW_ROW_BYTES (2 * TX_DW_ROW)
+#define TX_DW_ROWS 32
+#define TX_DW_PLANE_BYTES (TX_DW_ROWS / 4 * TX_DW_ROW_BYTES)
 
 /* Small depthwise planes, four channels at a time: a padded copy of the
  * plane, one word (four channels) per pixel, rows TX_DW_PLANE_ROW words apart

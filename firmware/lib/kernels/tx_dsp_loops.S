@@ -374,6 +374,67 @@ tx_dsp_add:
     pop     {r4-r11, pc}
     .size   tx_dsp_add, . - tx_dsp_add
 
+.macro ONE_GROUP2
+    ldrd    r8, r9, [r0], #8
+    ldr     lr, [r1], #4            @ row oc
+    sxtb16  r12, lr, ror #8
+    sxtb16  lr, lr
+    smlad   r4, lr, r8, r4
+    smlad   r4, r12, r9, r4
+    ONE_ROW r5, r2                  @ row oc + 1
+.endm
+
+/* void name(tx_conv_one_job* job)
+ * As CONV_ONE with blocks of two channels (row_advance = 2 * depth -
+ * 4 * groups; row_offset2 and 3 unused): the pairs left after the blocks of
+ * four, and FULLY_CONNECTED layers with few outputs. */
+.macro CONV_ONE2 name, odd
+    .global \name
+    .type   \name, %function
+    .thumb_func
+    .align  2
+\name:
+    push    {r4-r11, lr}
+    sub     sp, sp, #32
+    ldm     r0, {r1-r8}             @ x, x_end, row_offset, row_advance, out, quant,
+    stm     sp, {r1-r7}             @ quant_end (the frame), filter
+    mov     r1, r8
+    mov     r2, r3
+    mov     r3, r6
+.L\name\()_next:
+    ldr     r4, [r3]
+    ldr     r5, [r3, #16]
+    ldrd    r0, r3, [sp]            @ x, x_end
+    .ifne \odd
+    b       .L\name\()_second
+    .endif
+.L\name\()_first:
+    ONE_GROUP2
+.L\name\()_second:
+    ONE_GROUP2
+    cmp     r0, r3
+    bne     .L\name\()_first
+    ldr     r0, [sp, #12]
+    add     r1, r1, r0
+    ldr     r3, [sp, #20]
+    ldr     r0, [sp, #16]
+    ldm     r3!, {r8, r9, r12, lr}
+    REQUANT_ONE r4
+    ldm     r3!, {r8, r9, r12, lr}
+    REQUANT_ONE r5
+    str     r0, [sp, #16]
+    str     r3, [sp, #20]
+    ldr     r0, [sp, #24]
+    cmp     r3, r0
+    bne     .L\name\()_next
+    add     sp, sp, #32
+    pop     {r4-r11, pc}
+    .size   \name, . - \name
+.endm
+
+    CONV_ONE2 tx_dsp_conv_one2, 0
+    CONV_ONE2 tx_dsp_conv_one2_odd, 1
+
 /* void tx_dsp_conv_taps(const int32_t* taps, const int32_t* channels,
  *                       const int32_t* channels_end, int8_t* out)
  * The window in r0-r4 (weights and biases doubled); per output channel
@@ -628,5 +689,77 @@ tx_dsp_dw_rows_s2:
 
     DW_WIDEN tx_dsp_dw_widen, 0
     DW_WIDEN tx_dsp_dw_widen_doubled, 1
+
+    .equ PLANE, TX_DW_PLANE_BYTES
+
+.macro DOUBLE reg, doubled
+    .ifne \doubled
+    sadd16  \reg, \reg, \reg
+    .endif
+.endm
+
+/* As DW_WIDEN for four channels at once (`in` at channel c, a word per pixel)
+ * into four planes PLANE bytes apart: per two pixels two LDRs, four SXTB16,
+ * four PKHBT/PKHTB and four STRs. */
+.macro DW_WIDEN4 name, doubled
+    .global \name
+    .type   \name, %function
+    .thumb_func
+    .align  2
+\name:
+    push    {r4-r11, lr}
+    ldm     r2, {r2-r5}             @ channels, count, rows, row_bytes
+.L\name\()_row:
+    mov     r9, r0
+    mov     r10, r1
+    subs    lr, r3, #2
+    blt     .L\name\()_tail
+.L\name\()_two:
+    ldr     r6, [r9]                @ pixel 0: channels 0..3
+    ldr     r7, [r9, r2]            @ pixel 1
+    add     r9, r9, r2, lsl #1
+    sxtb16  r8, r6                  @ pixel 0: (c0, c2)
+    sxtb16  r6, r6, ror #8          @          (c1, c3)
+    sxtb16  r11, r7                 @ pixel 1: (c0, c2)
+    sxtb16  r7, r7, ror #8          @          (c1, c3)
+    pkhtb   r12, r11, r8, asr #16   @ channel 2: (pixel 0, pixel 1)
+    DOUBLE  r12, \doubled
+    str     r12, [r10, #2 * PLANE]
+    pkhbt   r12, r6, r7, lsl #16    @ channel 1
+    DOUBLE  r12, \doubled
+    str     r12, [r10, #PLANE]
+    pkhtb   r12, r7, r6, asr #16    @ channel 3
+    DOUBLE  r12, \doubled
+    str     r12, [r10, #3 * PLANE]
+    pkhbt   r12, r8, r11, lsl #16   @ channel 0
+    DOUBLE  r12, \doubled
+    str     r12, [r10], #4
+    subs    lr, lr, #2
+    bge     .L\name\()_two
+.L\name\()_tail:
+    adds    lr, lr, #2              @ one pixel left, or none
+    beq     .L\name\()_next
+    ldr     r6, [r9]
+    sxtb16  r8, r6
+    sxtb16  r6, r6, ror #8
+    DOUBLE  r8, \doubled
+    DOUBLE  r6, \doubled
+    strh    r8, [r10]
+    strh    r6, [r10, #PLANE]
+    lsr     r8, r8, #16
+    lsr     r6, r6, #16
+    strh    r8, [r10, #2 * PLANE]
+    strh    r6, [r10, #3 * PLANE]
+.L\name\()_next:
+    add     r0, r0, r5
+    add     r1, r1, #ROW
+    subs    r4, r4, #1
+    bne     .L\name\()_row
+    pop     {r4-r11, pc}
+    .size   \name, . - \name
+.endm
+
+    DW_WIDEN4 tx_dsp_dw_widen4, 0
+    DW_WIDEN4 tx_dsp_dw_widen4_doubled, 1
 
 #endif /* TX_DSP_KERNELS */

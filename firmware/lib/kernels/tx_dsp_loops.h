@@ -93,6 +93,9 @@ typedef struct {
 
 void tx_dsp_conv_one(tx_conv_one_job* job);
 void tx_dsp_conv_one_odd(tx_conv_one_job* job);
+/* The same in blocks of two channels (row_advance = 2 * depth - 4 * groups). */
+void tx_dsp_conv_one2(tx_conv_one_job* job);
+void tx_dsp_conv_one2_odd(tx_conv_one_job* job);
 
 /* Every output channel of one pixel whose window (at most ten values) is in
  * five int16 pairs `taps`; `channels` holds per output channel nine words:
@@ -152,6 +155,10 @@ typedef struct {
 
 void tx_dsp_dw_widen(const int8_t* in, int16_t* out, const tx_dw_widen_job* job);
 void tx_dsp_dw_widen_doubled(const int8_t* in, int16_t* out, const tx_dw_widen_job* job);
+/* Four channels at once (`in` at the first, a word per pixel), into four
+ * planes TX_DW_PLANE_BYTES apart (`out` in the first). */
+void tx_dsp_dw_widen4(const int8_t* in, int16_t* out, const tx_dw_widen_job* job);
+void tx_dsp_dw_widen4_doubled(const int8_t* in, int16_t* out, const tx_dw_widen_job* job);
 
 #ifdef __cplusplus
 }
