@@ -442,7 +442,8 @@ static __attribute__((noinline)) void tx_conv2d_taps(const tx_conv_params* p,
   const int32_t pixel_step = stride_w * p->in_c;
   /* Output columns [ox_begin, ox_end) have windows inside the image's width. */
   const int32_t ox_begin = (p->pad_left + stride_w - 1) / stride_w;
-  int32_t ox_end = (in_w - p->k_w + p->pad_left) / stride_w + 1;
+  const int32_t last_start = in_w - p->k_w + p->pad_left; /* may be negative */
+  int32_t ox_end = last_start < 0 ? 0 : last_start / stride_w + 1;
   ox_end = ox_end < out_w ? ox_end : out_w;
   int32_t taps[5];
   for (int32_t oy = 0; oy < p->out_h; ++oy) {
