@@ -122,11 +122,11 @@ def _emit_debug_runner(graph: Graph, layers: list[Layer], plan: MemoryPlan) -> s
 
 
 def _emit_constant(constant: Constant) -> str:
-    if constant.ctype == "tx_channel_quant":
-        # One record per channel: {bias, multiplier, rounding, right_shift}.
-        rows = np.asarray(constant.values).reshape(-1, 4)
+    if constant.ctype.endswith("_quant"):
+        # One record per channel: {bias, multiplier, right_shift[, rounding]}.
+        rows = np.asarray(constant.values)
         body = "\n".join("  {" + ", ".join(_c_int(int(v)) for v in row) + "}," for row in rows)
-        return f"static const tx_channel_quant {constant.name}[{len(rows)}] = {{\n{body}\n}};\n"
+        return f"static const {constant.ctype} {constant.name}[{len(rows)}] = {{\n{body}\n}};\n"
     values = np.asarray(constant.values).reshape(-1)
     per_line = 24 if constant.ctype == "int8_t" else 8
     lines = []

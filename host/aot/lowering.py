@@ -34,8 +34,8 @@ _ACTIVATIONS = {
 _SUPPORTED_ACTIVATIONS = ("NONE", "RELU", "RELU6")
 
 
-# Bytes per element of each constant's C type (tx_channel_quant: one row of 4 int32).
-_CTYPE_BYTES = {"int8_t": 1, "int32_t": 4, "tx_channel_quant": 16}
+# Bytes per element of each constant's C type (the records: one row of 3 or 4 int32).
+_CTYPE_BYTES = {"int8_t": 1, "int32_t": 4, "tx_channel_quant": 12, "tx_conv_quant": 16}
 # Readable zero bytes after a filter: the DSP kernels load weights 4 at a time.
 FILTER_PADDING = 4
 
@@ -45,12 +45,12 @@ class Constant:
     """A const array emitted to flash (int8 arrays 4-byte aligned)."""
 
     name: str
-    ctype: str  # "int8_t", "int32_t" or "tx_channel_quant" (values: rows of 4)
+    ctype: str  # "int8_t", "int32_t", "tx_channel_quant" or "tx_conv_quant" (rows of 3, 4)
     values: np.ndarray
 
     @property
     def nbytes(self) -> int:
-        rows = len(self.values) if self.ctype == "tx_channel_quant" else int(self.values.size)
+        rows = len(self.values) if self.ctype.endswith("_quant") else int(self.values.size)
         return rows * _CTYPE_BYTES[self.ctype]
 
 
@@ -293,11 +293,11 @@ def _convolution_layer(
     sums = filter_values.astype(np.int64).sum(axis=1)
     folded = _wrap_int32((bias if bias is not None else 0) + (-in_zp) * sums)
     bound = requant.accumulator_bound(folded, np.abs(filter_values.astype(np.int64)).sum(axis=1))
-    plan = requant.channel_plan(folded, multipliers, shifts, out_zp, bound)
+    plan = requant.channel_plan(folded, multipliers, shifts, out_zp, bound, with_rounding=True)
     name = f"op{op.index}"
     constants = [
         Constant(f"k_{name}_filter", "int8_t", _padded_filter(filter_values)),
-        Constant(f"k_{name}_quant", "tx_channel_quant", plan.records),
+        Constant(f"k_{name}_quant", "tx_conv_quant", plan.records),
     ]
     params = {
         **geometry,

@@ -11,7 +11,8 @@ four instructions when the compiler has proven, for every channel of a layer, th
     t   = smmlar(2 * acc, multiplier, rounding)     # = h + rounding exactly
     out = ssat8((t - (acc < 0)) >> right)           # rounding = 2^(right-1) + zp * 2^right
 
-cannot overflow: right >= 1 (no left shift), |acc| < 2^30 (so 2 * acc is an int32 and
+cannot overflow (the kernels derive `rounding` from the shift and the layer's zero point):
+right >= 1 (no left shift), |acc| < 2^30 (so 2 * acc is an int32 and
 smmlar's rounding of 2 * acc * multiplier / 2^32 is TFLM's rounding of
 acc * multiplier / 2^31), and h + rounding - 1 .. h + rounding stays inside int32 over the
 proven accumulator range. Subtracting one for a negative acc instead of a negative h is
@@ -38,9 +39,9 @@ INPUT_MAGNITUDE = 128
 
 @dataclasses.dataclass(frozen=True)
 class ChannelPlan:
-    """Per-channel records (bias, multiplier, rounding, right_shift) and the proof's verdict."""
+    """Per-channel records and the proof's verdict."""
 
-    records: np.ndarray  # (channels, 4) int64
+    records: np.ndarray  # (channels, 3 or 4) int64
     fast: bool
     reason: str  # why the fast form is not proven ("" when it is)
 
@@ -77,11 +78,14 @@ def channel_plan(
     shifts: list[int],
     output_zero_point: int,
     bound: np.ndarray,
+    with_rounding: bool = False,
 ) -> ChannelPlan:
     """Records for a layer's channels, and whether the fast form is proven for all of them.
 
-    A multiplier flushed to zero (TFLM's QuantizeMultiplier below 2^-31) gives zero_point
-    whatever the shift; it is stored with right_shift 1 so the fast form applies too.
+    Records are (bias, multiplier, right_shift), plus the rounding constant with
+    `with_rounding` (tx_conv_quant; 0 where the fast form is not proven). A multiplier
+    flushed to zero (TFLM's QuantizeMultiplier below 2^-31) gives zero_point whatever the
+    shift; it is stored with right_shift 1 so the fast form applies too.
     """
     records = []
     reasons = []
@@ -92,11 +96,14 @@ def channel_plan(
         )
         if reason:
             reasons.append(f"channel {channel}: {reason}")
-        rounding = 0 if reason else rounding_constant(right_shift, output_zero_point)
-        records.append((int(bias[channel]), int(multiplier), rounding, right_shift))
+        record = [int(bias[channel]), int(multiplier), right_shift]
+        if with_rounding:
+            record.append(0 if reason else rounding_constant(right_shift, output_zero_point))
+        records.append(record)
     fast = not reasons
+    width = 4 if with_rounding else 3
     return ChannelPlan(
-        np.asarray(records, np.int64).reshape(-1, 4), fast, reasons[0] if reasons else ""
+        np.asarray(records, np.int64).reshape(-1, width), fast, reasons[0] if reasons else ""
     )
 
 

@@ -129,6 +129,18 @@ static TX_ALWAYS_INLINE int32_t tx_requantize_fast(int32_t doubled_acc, int32_t 
   return tx_ssat8(t >> right_shift);
 }
 
+/* The fast form's rounding constant, 2^(right_shift - 1) + output zero point *
+ * 2^right_shift (it fits an int32 wherever the compiler proved the fast form),
+ * for the depthwise records, which do not store it. */
+static TX_ALWAYS_INLINE int32_t tx_rounding(int32_t right_shift, int32_t output_zero_point) {
+  if (right_shift < 1 || right_shift > 31) {
+    return 0;
+  }
+  /* Modulo 2^32, which is the int32 result wherever it fits. */
+  const uint32_t unit = 1u << (right_shift - 1);
+  return (int32_t)(unit + (uint32_t)output_zero_point * (unit << 1));
+}
+
 /* TFLM's MultiplyByQuantizedMultiplier(acc, multiplier, -right_shift) for any
  * input: the 64-bit rounding product in one SMLAL, then the rounding division
  * by a power of two. Used where the fast form is not proven. */

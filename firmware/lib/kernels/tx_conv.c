@@ -12,7 +12,7 @@
 
 static TX_ALWAYS_INLINE int8_t tx_conv_requantize(const tx_conv_params* p, int32_t acc,
                                                   int32_t channel) {
-  const tx_channel_quant* q = &p->quant[channel];
+  const tx_conv_quant* q = &p->quant[channel];
   return tx_requantize_exact(acc, q->multiplier, q->right_shift, p->output_offset, p->act_min,
                              p->act_max);
 }

@@ -9,10 +9,17 @@
  * once to int16 in the layout SXTB16 leaves a weight word in: for every four
  * values v0..v3 the words (v0, v2) and (v1, v3). A block of 2 pixels x 2
  * output channels then costs, per four values, two LDRDs of the pixels, two
- * LDRs of the weight rows, four SXTB16 and eight SMLADs: one instruction per
- * MAC. The channels' constants are loaded once per block and its four outputs
- * requantised with the fast form (4 instructions) where the compiler proved
- * it, the exact form otherwise. An odd last pixel uses 1 x 2 blocks. */
+ * LDRs of the weight rows, four SXTB16 and eight SMLADs (tx_dsp_conv_pairs,
+ * tx_dsp_conv_1x1: 18 instructions per 16 MACs). The channels' constants are
+ * loaded once per block and its four outputs requantised with the fast form
+ * (4 instructions) where the compiler proved it. An odd last pixel runs in
+ * blocks of 1 x 4 and 1 x 2 channels (tx_dsp_conv_one, _one2). Windows of at
+ * most 10 values (a 3x3 stem on one channel) are gathered into registers
+ * instead (tx_dsp_conv_taps).
+ *
+ * The assembly does the fast requantisation with the full int8 range; the C
+ * loops here do the rest (the exact form, clamped activations, an odd last
+ * channel), one compiled copy with the mode tested per output. */
 #include "tx_dsp_kernels.h"
 
 #if TX_DSP_KERNELS
@@ -32,9 +39,10 @@ _Static_assert(offsetof(tx_conv_pairs_job, out0) == 16 &&
                    offsetof(tx_conv_pairs_job, quant) == 24 &&
                    offsetof(tx_conv_pairs_job, filter) == 32,
                "tx_conv_pairs_job layout is fixed by tx_dsp_loops.S");
-_Static_assert(sizeof(tx_channel_quant) == 16 && offsetof(tx_channel_quant, bias) == 0 &&
-                   offsetof(tx_channel_quant, right_shift) == 12,
-               "tx_channel_quant layout is fixed by tx_dsp_loops.S");
+_Static_assert(sizeof(tx_conv_quant) == 16 && offsetof(tx_conv_quant, bias) == 0 &&
+                   offsetof(tx_conv_quant, right_shift) == 8 &&
+                   offsetof(tx_conv_quant, rounding) == 12,
+               "tx_conv_quant layout is fixed by tx_dsp_loops.S");
 
 /* The widened pixels' stack buffer, in words: two pixels of up to 640 values
  * or one of up to 1280 (a FULLY_CONNECTED row), 2.5 KB. */
@@ -42,11 +50,11 @@ _Static_assert(sizeof(tx_channel_quant) == 16 && offsetof(tx_channel_quant, bias
 
 enum { kExact = 0, kFast = 1, kFastClamped = 2 };
 
-/* The layer constants a block needs, read once (int8 stores may alias any
+/* What the C loops need of the layer, read once (int8 stores may alias any
  * object, so values read through pointers would be reloaded after each). */
 typedef struct {
-  int32_t output_offset, act_min, act_max;
-} tx_output_range;
+  int32_t output_offset, act_min, act_max, mode;
+} tx_conv_context;
 
 static int tx_requant_mode(const tx_conv_params* p) {
   if (!p->fast_requant) {
@@ -55,19 +63,16 @@ static int tx_requant_mode(const tx_conv_params* p) {
   return (p->act_min == -128 && p->act_max == 127) ? kFast : kFastClamped;
 }
 
-static TX_ALWAYS_INLINE int8_t tx_conv_output(int32_t acc, const tx_channel_quant* q,
-                                              const tx_output_range* range, const int mode) {
-  if (mode == kExact) {
-    const int32_t value =
-        tx_multiply_exact_dsp(acc, q->multiplier, q->right_shift) + range->output_offset;
-    return (int8_t)tx_clamp(value, range->act_min, range->act_max);
+static int8_t tx_conv_output(int32_t acc, const tx_conv_quant* q,
+                             const tx_conv_context* context) {
+  int32_t value;
+  if (context->mode == kExact) {
+    value = tx_multiply_exact_dsp(acc, q->multiplier, q->right_shift) + context->output_offset;
+  } else {
+    value = tx_requantize_fast((int32_t)((uint32_t)acc << 1), q->multiplier, q->rounding,
+                               q->right_shift);
   }
-  int32_t value = tx_requantize_fast((int32_t)((uint32_t)acc << 1), q->multiplier, q->rounding,
-                                     q->right_shift);
-  if (mode == kFastClamped) {
-    value = tx_clamp(value, range->act_min, range->act_max);
-  }
-  return (int8_t)value;
+  return (int8_t)tx_clamp(value, context->act_min, context->act_max);
 }
 
 /* `depth` int8 values widened into word pairs (v0, v2), (v1, v3) per group of
@@ -88,53 +93,35 @@ static void tx_widen(const int8_t* values, int32_t depth, int32_t* out, int32_t 
   }
 }
 
-/* acc00..acc11 += weight rows w0, w1 (depth apart) . the two pixels in x. */
-static TX_ALWAYS_INLINE void tx_dot_2x2(const int32_t* x, const int8_t* w0, int32_t depth,
-                                        int32_t groups, int32_t* acc) {
-  int32_t acc00 = acc[0];
-  int32_t acc01 = acc[1];
-  int32_t acc10 = acc[2];
-  int32_t acc11 = acc[3];
-  const int32_t* end = x + 4 * groups;
-  while (x != end) {
-    const int32_t x0a = x[0];
-    const int32_t x0b = x[1];
-    const int32_t x1a = x[2];
-    const int32_t x1b = x[3];
-    x += 4;
-    uint32_t word = tx_load32(w0);
-    int32_t wa = tx_sxtb16(word);
-    int32_t wb = tx_sxtb16_ror8(word);
-    acc00 = tx_smlad(wa, x0a, acc00);
-    acc00 = tx_smlad(wb, x0b, acc00);
-    acc10 = tx_smlad(wa, x1a, acc10);
-    acc10 = tx_smlad(wb, x1b, acc10);
-    word = tx_load32(w0 + depth);
+/* acc[0..3] (pixel 0 row 0, row 1, pixel 1 row 0, row 1) += the rows at w0 and
+ * w0 + row (`row` 0: the same row twice) . the two pixels in x. */
+static void tx_dot_2x2(const int32_t* x, int32_t groups, const int8_t* w0, int32_t row,
+                       int32_t acc[4]) {
+  for (int32_t n = groups; n != 0; --n) {
+    const uint32_t a = tx_load32(w0);
+    const uint32_t b = tx_load32(w0 + row);
     w0 += 4;
-    wa = tx_sxtb16(word);
-    wb = tx_sxtb16_ror8(word);
-    acc01 = tx_smlad(wa, x0a, acc01);
-    acc01 = tx_smlad(wb, x0b, acc01);
-    acc11 = tx_smlad(wa, x1a, acc11);
-    acc11 = tx_smlad(wb, x1b, acc11);
+    acc[0] = tx_smlad(tx_sxtb16(a), x[0], acc[0]);
+    acc[0] = tx_smlad(tx_sxtb16_ror8(a), x[1], acc[0]);
+    acc[1] = tx_smlad(tx_sxtb16(b), x[0], acc[1]);
+    acc[1] = tx_smlad(tx_sxtb16_ror8(b), x[1], acc[1]);
+    acc[2] = tx_smlad(tx_sxtb16(a), x[2], acc[2]);
+    acc[2] = tx_smlad(tx_sxtb16_ror8(a), x[3], acc[2]);
+    acc[3] = tx_smlad(tx_sxtb16(b), x[2], acc[3]);
+    acc[3] = tx_smlad(tx_sxtb16_ror8(b), x[3], acc[3]);
+    x += 4;
   }
-  acc[0] = acc00;
-  acc[1] = acc01;
-  acc[2] = acc10;
-  acc[3] = acc11;
 }
 
 /* Every output channel of two pixels whose widened patches are interleaved in
  * `x` (per group: pixel 0's two words, then pixel 1's). */
-static TX_ALWAYS_INLINE void tx_pixel_pair(const tx_conv_params* p, const int32_t* x,
-                                           int32_t depth, int8_t* out0, int8_t* out1,
-                                           const int mode) {
-  const tx_output_range range = {p->output_offset, p->act_min, p->act_max};
+static void tx_pixel_pair(const tx_conv_params* p, const tx_conv_context* context,
+                          const int32_t* x, int32_t depth, int8_t* out0, int8_t* out1) {
   const int32_t groups = (depth + 3) >> 2;
   const int8_t* row = p->filter;
-  const tx_channel_quant* q = p->quant;
-  const tx_channel_quant* pairs_end = q + (p->out_c & ~1);
-  if (mode == kFast && q != pairs_end) {
+  const tx_conv_quant* q = p->quant;
+  const tx_conv_quant* pairs_end = q + (p->out_c & ~1);
+  if (context->mode == kFast && q != pairs_end) {
     tx_conv_pairs_job job = {x,    x + 4 * groups, depth - 4, 2 * depth - 4 * groups,
                              out0, out1,           q,         pairs_end,
                              row};
@@ -150,14 +137,13 @@ static TX_ALWAYS_INLINE void tx_pixel_pair(const tx_conv_params* p, const int32_
   }
   for (; q != pairs_end; q += 2) {
     int32_t acc[4] = {q[0].bias, q[1].bias, q[0].bias, q[1].bias};
-    tx_dot_2x2(x, row, depth, groups, acc);
+    tx_dot_2x2(x, groups, row, depth, acc);
     row += 2 * depth;
-    /* All four before any store: a byte store may alias the records, which
-     * would make the compiler read their fields again. */
-    const int8_t value00 = tx_conv_output(acc[0], &q[0], &range, mode);
-    const int8_t value10 = tx_conv_output(acc[2], &q[0], &range, mode);
-    const int8_t value01 = tx_conv_output(acc[1], &q[1], &range, mode);
-    const int8_t value11 = tx_conv_output(acc[3], &q[1], &range, mode);
+    /* All four before any store: a byte store may alias the records. */
+    const int8_t value00 = tx_conv_output(acc[0], &q[0], context);
+    const int8_t value01 = tx_conv_output(acc[1], &q[1], context);
+    const int8_t value10 = tx_conv_output(acc[2], &q[0], context);
+    const int8_t value11 = tx_conv_output(acc[3], &q[1], context);
     out0[0] = value00;
     out0[1] = value01;
     out1[0] = value10;
@@ -166,87 +152,89 @@ static TX_ALWAYS_INLINE void tx_pixel_pair(const tx_conv_params* p, const int32_
     out1 += 2;
   }
   if (p->out_c & 1) {
-    /* The odd last channel, as a pair with itself (the copy is not stored). */
     int32_t acc[4] = {q->bias, q->bias, q->bias, q->bias};
-    tx_dot_2x2(x, row, 0, groups, acc);
-    *out0 = tx_conv_output(acc[0], q, &range, mode);
-    *out1 = tx_conv_output(acc[2], q, &range, mode);
+    tx_dot_2x2(x, groups, row, 0, acc);
+    const int8_t value0 = tx_conv_output(acc[0], q, context);
+    const int8_t value1 = tx_conv_output(acc[2], q, context);
+    *out0 = value0;
+    *out1 = value1;
   }
 }
 
-/* Every output channel of one pixel whose widened patch is in `x`. */
-static TX_ALWAYS_INLINE void tx_pixel_one(const tx_conv_params* p, const int32_t* x,
-                                          int32_t depth, int8_t* out, const int mode) {
-  const tx_output_range range = {p->output_offset, p->act_min, p->act_max};
+/* Every output channel of one pixel whose widened patch is in `x` (per group
+ * two words). */
+static void tx_pixel_one(const tx_conv_params* p, const tx_conv_context* context,
+                         const int32_t* x, int32_t depth, int8_t* out) {
   const int32_t groups = (depth + 3) >> 2;
   const int32_t out_c = p->out_c;
   const int8_t* row = p->filter;
-  const tx_channel_quant* quant = p->quant;
+  const tx_conv_quant* quant = p->quant;
   int32_t oc = 0;
-  if (mode == kFast && out_c >= 4) {
-    const int32_t quads = out_c >> 2;
-    tx_conv_one_job job = {x,   x + 2 * groups, depth - 4,         4 * depth - 4 * groups,
-                           out, quant,          quant + 4 * quads, row,
+  if (context->mode == kFast) {
+    tx_conv_one_job job = {x,   x + 2 * groups, depth - 4, 0,
+                           out, quant,          quant,     row,
                            2 * depth - 4,       3 * depth - 4};
-    if (groups & 1) {
-      tx_dsp_conv_one_odd(&job);
-    } else {
-      tx_dsp_conv_one(&job);
+    if (out_c >= 4) {
+      const int32_t quads = out_c >> 2;
+      job.row_advance = 4 * depth - 4 * groups;
+      job.quant_end = quant + 4 * quads;
+      if (groups & 1) {
+        tx_dsp_conv_one_odd(&job);
+      } else {
+        tx_dsp_conv_one(&job);
+      }
+      oc = 4 * quads;
     }
-    oc = 4 * quads;
-    row += oc * depth;
-  }
-  if (mode == kFast && out_c - oc >= 2) {
-    tx_conv_one_job job = {x,   x + 2 * groups,  depth - 4,    2 * depth - 4 * groups,
-                           out + oc, quant + oc, quant + oc + 2, row,
-                           0,   0};
-    if (groups & 1) {
-      tx_dsp_conv_one2_odd(&job);
-    } else {
-      tx_dsp_conv_one2(&job);
+    if (out_c - oc >= 2) {
+      job.row_advance = 2 * depth - 4 * groups;
+      job.out = out + oc;
+      job.quant = quant + oc;
+      job.quant_end = quant + oc + 2;
+      job.filter = row + oc * depth;
+      if (groups & 1) {
+        tx_dsp_conv_one2_odd(&job);
+      } else {
+        tx_dsp_conv_one2(&job);
+      }
+      oc += 2;
     }
-    oc += 2;
-    row += 2 * depth;
   }
-  for (; oc < out_c; oc += 2) {
-    const int32_t second = oc + 1 < out_c ? 1 : 0;
-    const tx_channel_quant q0 = quant[oc];
-    const tx_channel_quant q1 = quant[oc + second];
-    int32_t acc0 = q0.bias;
-    int32_t acc1 = q1.bias;
+  for (; oc < out_c; ++oc) {
     const int32_t* xp = x;
-    const int8_t* w0 = row;
-    const int8_t* w1 = row + second * depth;
+    const int8_t* w = row + oc * depth;
+    int32_t acc = quant[oc].bias;
     for (int32_t n = groups; n != 0; --n) {
-      const int32_t xa = xp[0];
-      const int32_t xb = xp[1];
+      const uint32_t word = tx_load32(w);
+      w += 4;
+      acc = tx_smlad(tx_sxtb16(word), xp[0], acc);
+      acc = tx_smlad(tx_sxtb16_ror8(word), xp[1], acc);
       xp += 2;
-      const uint32_t word0 = tx_load32(w0);
-      const uint32_t word1 = tx_load32(w1);
-      w0 += 4;
-      w1 += 4;
-      acc0 = tx_smlad(tx_sxtb16(word0), xa, acc0);
-      acc0 = tx_smlad(tx_sxtb16_ror8(word0), xb, acc0);
-      acc1 = tx_smlad(tx_sxtb16(word1), xa, acc1);
-      acc1 = tx_smlad(tx_sxtb16_ror8(word1), xb, acc1);
     }
-    row += 2 * depth;
-    out[oc] = tx_conv_output(acc0, &q0, &range, mode);
-    if (second) {
-      out[oc + 1] = tx_conv_output(acc1, &q1, &range, mode);
-    }
+    out[oc] = tx_conv_output(acc, &quant[oc], context);
   }
 }
 
-static TX_ALWAYS_INLINE void tx_conv2d_1x1(const tx_conv_params* p, const int8_t* input,
-                                           int8_t* output, const int mode) {
-  int32_t widened[TX_CONV_MAX_DEPTH];
+static void tx_context(const tx_conv_params* p, tx_conv_context* context) {
+  context->output_offset = p->output_offset;
+  context->act_min = p->act_min;
+  context->act_max = p->act_max;
+  context->mode = tx_requant_mode(p);
+}
+
+void tx_conv2d_1x1_s8_dsp(const tx_conv_params* p, const int8_t* input, int8_t* output) {
   const int32_t depth = p->in_c;
   const int32_t out_c = p->out_c;
   const int32_t pixels = p->in_h * p->in_w;
+  if (depth > (pixels == 1 ? 2 * TX_CONV_MAX_DEPTH : TX_CONV_MAX_DEPTH)) {
+    tx_conv2d_s8_portable(p, input, output);
+    return;
+  }
+  int32_t widened[TX_CONV_MAX_DEPTH];
+  tx_conv_context context;
+  tx_context(p, &context);
   int32_t pixel = 0;
   const int32_t pairs = pixels / 2;
-  if (mode == kFast && (depth & 3) == 0 && (out_c & 1) == 0 && pairs > 0 && out_c > 0) {
+  if (context.mode == kFast && (depth & 3) == 0 && (out_c & 1) == 0 && pairs > 0 && out_c > 0) {
     /* All pixel pairs in assembly, widening included. */
     const int32_t groups = depth >> 2;
     tx_conv_1x1_job job = {widened,
@@ -275,36 +263,17 @@ static TX_ALWAYS_INLINE void tx_conv2d_1x1(const tx_conv_params* p, const int8_t
     tx_widen(x0, depth, widened, 4);
     tx_widen(x0 + depth, depth, widened + 2, 4);
     int8_t* out0 = output + pixel * out_c;
-    tx_pixel_pair(p, widened, depth, out0, out0 + out_c, mode);
+    tx_pixel_pair(p, &context, widened, depth, out0, out0 + out_c);
   }
   if (pixel < pixels) {
     tx_widen(input + pixel * depth, depth, widened, 2);
-    tx_pixel_one(p, widened, depth, output + pixel * out_c, mode);
-  }
-}
-
-void tx_conv2d_1x1_s8_dsp(const tx_conv_params* p, const int8_t* input, int8_t* output) {
-  const int32_t pixels = p->in_h * p->in_w;
-  if (p->in_c > (pixels == 1 ? 2 * TX_CONV_MAX_DEPTH : TX_CONV_MAX_DEPTH)) {
-    tx_conv2d_s8_portable(p, input, output);
-    return;
-  }
-  switch (tx_requant_mode(p)) {
-    case kFast:
-      tx_conv2d_1x1(p, input, output, kFast);
-      break;
-    case kFastClamped:
-      tx_conv2d_1x1(p, input, output, kFastClamped);
-      break;
-    default:
-      tx_conv2d_1x1(p, input, output, kExact);
-      break;
+    tx_pixel_one(p, &context, widened, depth, output + pixel * out_c);
   }
 }
 
 /* n bytes: a byte loop for the short rows of small windows, memcpy/memset
  * (a call) for long ones. */
-static TX_ALWAYS_INLINE void tx_copy(int8_t* out, const int8_t* in, int32_t n) {
+static void tx_copy(int8_t* out, const int8_t* in, int32_t n) {
   if (n >= 16) {
     memcpy(out, in, (size_t)n);
     return;
@@ -314,7 +283,7 @@ static TX_ALWAYS_INLINE void tx_copy(int8_t* out, const int8_t* in, int32_t n) {
   }
 }
 
-static TX_ALWAYS_INLINE void tx_fill(int8_t* out, int8_t value, int32_t n) {
+static void tx_fill(int8_t* out, int8_t value, int32_t n) {
   if (n >= 16) {
     memset(out, value, (size_t)n);
     return;
@@ -354,10 +323,12 @@ static void tx_gather_window(const tx_conv_params* p, const int8_t* input, int32
   }
 }
 
-static TX_ALWAYS_INLINE void tx_conv2d_windows(const tx_conv_params* p, const int8_t* input,
-                                               int8_t* output, const int mode) {
+static __attribute__((noinline)) void tx_conv2d_windows(const tx_conv_params* p,
+                                                        const int8_t* input, int8_t* output) {
   int32_t widened[TX_CONV_MAX_DEPTH];
   int8_t patch[TX_CONV_MAX_DEPTH] TX_ALIGN4;
+  tx_conv_context context;
+  tx_context(p, &context);
   const int32_t depth = p->k_h * p->k_w * p->in_c;
   const int32_t out_c = p->out_c;
   const int32_t pixels = p->out_h * p->out_w;
@@ -368,12 +339,12 @@ static TX_ALWAYS_INLINE void tx_conv2d_windows(const tx_conv_params* p, const in
     tx_gather_window(p, input, (pixel + 1) / p->out_w, (pixel + 1) % p->out_w, patch);
     tx_widen(patch, depth, widened + 2, 4);
     int8_t* out0 = output + pixel * out_c;
-    tx_pixel_pair(p, widened, depth, out0, out0 + out_c, mode);
+    tx_pixel_pair(p, &context, widened, depth, out0, out0 + out_c);
   }
   if (pixel < pixels) {
     tx_gather_window(p, input, pixel / p->out_w, pixel % p->out_w, patch);
     tx_widen(patch, depth, widened, 2);
-    tx_pixel_one(p, widened, depth, output + pixel * out_c, mode);
+    tx_pixel_one(p, &context, widened, depth, output + pixel * out_c);
   }
 }
 
@@ -391,10 +362,11 @@ static int tx_conv2d_uses_taps(const tx_conv_params* p) {
          tx_requant_mode(p) == kFast;
 }
 
-/* Window value k of output pixel (oy, ox), [k_h][k_w][in_c] order; the input
- * zero point in the padding, and 0 past the window (weight 0 there). */
-static TX_ALWAYS_INLINE int32_t tx_window_value(const tx_conv_params* p, const int8_t* input,
-                                                int32_t iy0, int32_t ix0, int32_t k) {
+/* Window value k of the output pixel whose window starts at (iy0, ix0),
+ * [k_h][k_w][in_c] order; the input zero point in the padding, 0 past the
+ * window (weight 0 there). */
+static int32_t tx_window_value(const tx_conv_params* p, const int8_t* input, int32_t iy0,
+                               int32_t ix0, int32_t k) {
   const int32_t depth = p->k_h * p->k_w * p->in_c;
   if (k >= depth) {
     return 0;
@@ -421,10 +393,11 @@ static __attribute__((noinline)) void tx_conv2d_taps(const tx_conv_params* p,
     for (int32_t k = 0; k < TX_CONV_TAPS; k += 2) {
       frame[k / 2] = tx_pack16(k < depth ? 2 * w[k] : 0, k + 1 < depth ? 2 * w[k + 1] : 0);
     }
-    frame[5] = p->quant[oc].bias * 2;
-    frame[6] = p->quant[oc].multiplier;
-    frame[7] = p->quant[oc].rounding;
-    frame[8] = p->quant[oc].right_shift;
+    const tx_conv_quant* q = &p->quant[oc];
+    frame[5] = q->bias * 2;
+    frame[6] = q->multiplier;
+    frame[7] = q->rounding;
+    frame[8] = q->right_shift;
   }
   const int32_t* channels_end = channels + out_c * TX_CONV_TAPS_WORDS;
   /* Inside the image a window value is input[base + offset[k]]; values past
@@ -490,22 +463,10 @@ static __attribute__((noinline)) void tx_conv2d_taps(const tx_conv_params* p,
 void tx_conv2d_s8_dsp(const tx_conv_params* p, const int8_t* input, int8_t* output) {
   if (tx_conv2d_uses_taps(p)) {
     tx_conv2d_taps(p, input, output);
-    return;
-  }
-  if (p->k_h * p->k_w * p->in_c > TX_CONV_MAX_DEPTH) {
+  } else if (p->k_h * p->k_w * p->in_c > TX_CONV_MAX_DEPTH) {
     tx_conv2d_s8_portable(p, input, output);
-    return;
-  }
-  switch (tx_requant_mode(p)) {
-    case kFast:
-      tx_conv2d_windows(p, input, output, kFast);
-      break;
-    case kFastClamped:
-      tx_conv2d_windows(p, input, output, kFastClamped);
-      break;
-    default:
-      tx_conv2d_windows(p, input, output, kExact);
-      break;
+  } else {
+    tx_conv2d_windows(p, input, output);
   }
 }
 

@@ -16,8 +16,8 @@
  * and the fast requantisation the buffer holds doubled inputs, so the
  * accumulator arrives doubled, as the fast form wants it.
  *
- * Small planes (fewer than TX_DW_VECTOR_WIDTH outputs across) go four channels
- * at a time straight from NHWC words instead (tx_dsp_dw_vector_s1/s2). Layers
+ * Small planes (rows of up to 4 outputs, 7 with stride 2) go four channels at
+ * a time straight from NHWC words instead (tx_dsp_dw_vector_s1/s2). Layers
  * wider than the buffer use the portable kernel. */
 #include "tx_dsp_kernels.h"
 
@@ -30,13 +30,12 @@
 
 #define TX_DW_ROW_WORDS (TX_DW_ROW / 2)
 #define TX_DW_PLANE_WORDS (TX_DW_PLANE_BYTES / 4)
-#define TX_DW_VECTOR_WIDTH 8
 
 _Static_assert(offsetof(tx_dw_vector_job, plane) == 8 && offsetof(tx_dw_vector_job, rows) == 24,
                "tx_dw_vector_job layout is fixed by tx_dsp_loops.S");
-_Static_assert(offsetof(tx_dw_job, bias) == 20 && offsetof(tx_dw_job, right_shift) == 32 &&
-                   offsetof(tx_dw_job, row) == 36 && offsetof(tx_dw_job, rows) == 52 &&
-                   offsetof(tx_dw_job, tail) == 60,
+_Static_assert(offsetof(tx_dw_job, bias) == 20 && offsetof(tx_dw_job, multiplier) == 28 &&
+                   offsetof(tx_dw_job, right_shift) == 36 && offsetof(tx_dw_job, row) == 40 &&
+                   offsetof(tx_dw_job, rows) == 56 && offsetof(tx_dw_job, tail) == 64,
                "tx_dw_job layout is fixed by tx_dsp_loops.S");
 _Static_assert(offsetof(tx_dw_widen_job, row_bytes) == 12,
                "tx_dw_widen_job layout is fixed by tx_dsp_loops.S");
@@ -52,8 +51,8 @@ typedef struct {
   int16_t pad;                   /* the padding value (times scale) */
 } tx_dw_layout;
 
-static TX_ALWAYS_INLINE int8_t tx_dw_output(const tx_depthwise_params* p, const tx_dw_job* job,
-                                            int32_t acc, const int mode) {
+static int8_t tx_dw_output(const tx_depthwise_params* p, const tx_dw_job* job, int32_t acc,
+                          int mode) {
   if (mode == kExact) {
     const int32_t value = tx_multiply_exact_dsp(acc, job->multiplier, job->right_shift);
     return (int8_t)tx_clamp(value + p->output_offset, p->act_min, p->act_max);
@@ -67,7 +66,7 @@ static TX_ALWAYS_INLINE int8_t tx_dw_output(const tx_depthwise_params* p, const 
 
 /* The rows of job in C, for the clamped and exact modes (tx_dsp_dw_rows_s1/s2
  * do the fast full-range one). */
-static void tx_dw_rows_c(const tx_depthwise_params* p, const tx_dw_job* job, const int mode) {
+static void tx_dw_rows_c(const tx_depthwise_params* p, const tx_dw_job* job, int mode) {
   const int32_t channels = job->channels;
   const int32_t out_w = p->out_w;
   const int32_t stride = p->stride_w;
@@ -105,8 +104,9 @@ static void tx_dw_channel(const tx_depthwise_params* p, int32_t c, int32_t scale
   job->w2_2 = w[8 * channels];
   const tx_channel_quant* q = &p->quant[c];
   job->bias = q->bias * scale;
+  job->bias_again = job->bias;
   job->multiplier = q->multiplier;
-  job->rounding = q->rounding;
+  job->rounding = tx_rounding(q->right_shift, p->output_offset);
   job->right_shift = q->right_shift;
 }
 
@@ -122,7 +122,7 @@ static void tx_dw_widen_c(const int8_t* in, int32_t channels, int32_t count, int
  * buffer rows starting at `slot`. */
 static void tx_dw_widen_rows(const tx_depthwise_params* p, const tx_dw_layout* layout,
                              const int8_t* input, int32_t c, int32_t planes, int32_t iy,
-                             int32_t rows, int32_t* slot, const int mode) {
+                             int32_t rows, int32_t* slot, int mode) {
   const int32_t row_bytes = p->in_w * p->channels;
   const int8_t* in = input + iy * row_bytes + c;
   int16_t* out = (int16_t*)slot + p->pad_left;
@@ -171,10 +171,13 @@ static TX_ALWAYS_INLINE void tx_dw_copy_words(int32_t* to, const int32_t* from, 
 /* The interior of buffer row `slot` of each plane set to the padding. */
 static void tx_dw_pad_row(const tx_depthwise_params* p, const tx_dw_layout* layout,
                           int32_t* slot, int32_t planes) {
+  /* Whole words from column 0: the pad columns hold the padding already. */
+  const int32_t words = (p->pad_left + layout->interior + 1) / 2;
+  const int32_t pair = tx_pack16(layout->pad, layout->pad);
   for (int32_t k = 0; k < planes; ++k) {
-    int16_t* row = (int16_t*)(slot + k * TX_DW_PLANE_WORDS) + p->pad_left;
-    for (int32_t i = 0; i < layout->interior; ++i) {
-      row[i] = layout->pad;
+    int32_t* row = slot + k * TX_DW_PLANE_WORDS;
+    for (int32_t i = 0; i < words; ++i) {
+      row[i] = pair;
     }
   }
 }
@@ -182,10 +185,9 @@ static void tx_dw_pad_row(const tx_depthwise_params* p, const tx_dw_layout* layo
 /* Channels [c, c + planes) over the whole layer: fill the buffer with the rows
  * the next windows need, run the output rows whose windows are in, keep the
  * rows still needed, repeat. */
-static TX_ALWAYS_INLINE void tx_dw_planes(const tx_depthwise_params* p,
-                                          const tx_dw_layout* layout, int32_t* rows,
-                                          const int8_t* input, int8_t* output, int32_t c,
-                                          const int32_t planes, const int mode) {
+static void tx_dw_planes(const tx_depthwise_params* p, const tx_dw_layout* layout,
+                         int32_t* rows, const int8_t* input, int8_t* output, int32_t c,
+                         int32_t planes, int mode) {
   const int32_t slots = TX_DW_ROWS / (planes == 4 ? 4 : 1);
   const int32_t stride = layout->stride;
   const int32_t out_h = p->out_h;
@@ -255,8 +257,9 @@ static TX_ALWAYS_INLINE void tx_dw_planes(const tx_depthwise_params* p,
   }
 }
 
-static TX_ALWAYS_INLINE void tx_dw_3x3(const tx_depthwise_params* p, const int8_t* input,
-                                       int8_t* output, const int stride, const int mode) {
+static __attribute__((noinline)) void tx_dw_3x3(const tx_depthwise_params* p,
+                                                const int8_t* input, int8_t* output, int mode) {
+  const int32_t stride = p->stride_w;
   int32_t rows[TX_DW_ROWS * TX_DW_ROW_WORDS];
   tx_dw_layout layout;
   layout.stride = stride;
@@ -290,13 +293,16 @@ static TX_ALWAYS_INLINE void tx_dw_3x3(const tx_depthwise_params* p, const int8_
 /* Small planes, four channels at a time: one pass of tx_dsp_dw_vector_s1/s2
  * per group over a padded copy of its plane, 103 instructions per output pixel
  * of four channels. On such planes the channel planes above spend more on row
- * and channel set-up than on MACs. */
+ * and channel set-up (and, with stride 2, on widening) than on MACs. */
 static int tx_dw_uses_vector(const tx_depthwise_params* p) {
   const int32_t stride = p->stride_h;
   const int32_t width = (p->out_w - 1) * stride + 3;
   const int32_t height = (p->out_h - 1) * stride + 3;
+  /* Where it beats the planes (measured on qemu): rows of up to 4 outputs, or
+   * up to 7 with stride 2, whose planes cost four widened values per output. */
+  const int32_t narrow = stride == 1 ? 5 : 8;
   return p->fast_requant && p->act_min == -128 && p->act_max == 127 && (p->channels & 3) == 0 &&
-         p->out_w < TX_DW_VECTOR_WIDTH && width <= TX_DW_PLANE_ROW && height <= TX_DW_PLANE_ROW;
+         p->out_w < narrow && width <= TX_DW_PLANE_ROW && height <= TX_DW_PLANE_ROW;
 }
 
 static __attribute__((noinline)) void tx_dw_3x3_vector(const tx_depthwise_params* p,
@@ -325,9 +331,16 @@ static __attribute__((noinline)) void tx_dw_3x3_vector(const tx_depthwise_params
     for (int32_t iy = 0; iy < rows; ++iy) {
       const int8_t* in = input + iy * row_bytes + c;
       int32_t* cell = plane + (iy + pad_top) * TX_DW_PLANE_ROW + pad_left;
-      for (int32_t ix = 0; ix < columns; ++ix) {
+      int32_t ix = 0;
+      for (; ix + 2 <= columns; ix += 2) {
+        const int32_t first = (int32_t)tx_load32(in);
+        const int32_t second = (int32_t)tx_load32(in + channels);
+        cell[ix] = first;
+        cell[ix + 1] = second;
+        in += 2 * channels;
+      }
+      if (ix < columns) {
         cell[ix] = (int32_t)tx_load32(in);
-        in += channels;
       }
     }
     /* Weights and biases doubled: the accumulators arrive doubled. */
@@ -342,7 +355,7 @@ static __attribute__((noinline)) void tx_dw_3x3_vector(const tx_depthwise_params
       const tx_channel_quant* q = &p->quant[c + k];
       constants[k] = q->bias * 2;
       constants[4 + 3 * k] = q->multiplier;
-      constants[5 + 3 * k] = q->rounding;
+      constants[5 + 3 * k] = tx_rounding(q->right_shift, p->output_offset);
       constants[6 + 3 * k] = q->right_shift;
     }
     job.out = output + c;
@@ -367,24 +380,8 @@ void tx_depthwise_conv2d_3x3_s8_dsp(const tx_depthwise_params* p, const int8_t* 
     tx_dw_3x3_vector(p, input, output);
     return;
   }
-  const int mode = !p->fast_requant                              ? kExact
-                   : (p->act_min == -128 && p->act_max == 127) ? kFast
-                                                                 : kFastClamped;
-  if (p->stride_h == 1) {
-    if (mode == kFast) {
-      tx_dw_3x3(p, input, output, 1, kFast);
-    } else if (mode == kFastClamped) {
-      tx_dw_3x3(p, input, output, 1, kFastClamped);
-    } else {
-      tx_dw_3x3(p, input, output, 1, kExact);
-    }
-  } else if (mode == kFast) {
-    tx_dw_3x3(p, input, output, 2, kFast);
-  } else if (mode == kFastClamped) {
-    tx_dw_3x3(p, input, output, 2, kFastClamped);
-  } else {
-    tx_dw_3x3(p, input, output, 2, kExact);
-  }
+  const int full_range = p->act_min == -128 && p->act_max == 127;
+  tx_dw_3x3(p, input, output, !p->fast_requant ? kExact : (full_range ? kFast : kFastClamped));
 }
 
 #endif /* TX_DSP_KERNELS */

@@ -16,13 +16,14 @@
 
     .equ ROW, TX_DW_ROW_BYTES
 
-/* acc is the accumulator; multiplier, rounding and right_shift are in r9,
- * r10, r11; the output byte goes to [out], out advancing by one. */
+/* acc is the accumulator; multiplier, right_shift and rounding are in r9,
+ * r10, r11 (a tx_conv_quant record loaded into r8-r11); the output byte goes
+ * to [out], out advancing by one. */
 .macro REQUANT_R9 acc, out
     lsl     \acc, \acc, #1
-    smmlar  r12, \acc, r9, r10
+    smmlar  r12, \acc, r9, r11
     add     r12, r12, \acc, asr #31
-    asr     r12, r12, r11
+    asr     r12, r12, r10
     ssat    r12, #8, r12
     strb    r12, [\out], #1
 .endm
@@ -81,7 +82,7 @@
     add     r1, r1, r0              @ row of channel oc + 2
     ldr     r3, [sp, #24]           @ quant[oc]
     ldrd    r0, r2, [sp, #16]       @ out0, out1
-    ldm     r3!, {r8-r11}           @ bias, multiplier, rounding, right_shift of oc
+    ldm     r3!, {r8-r11}           @ bias, multiplier, right_shift, rounding of oc
     REQUANT_R9 r4, r0
     REQUANT_R9 r6, r2
     ldm     r3!, {r8-r11}           @ of oc + 1
@@ -162,7 +163,7 @@
     add     r0, r1, r2
     strd    r1, r0, [sp, #16]
     ldr     r3, [sp, #28]           @ quant_end
-    sub     r3, r3, r2, lsl #4
+    sub     r3, r3, r2, lsl #4      @ 16 bytes per record
     str     r3, [sp, #24]
     ldrd    r0, r1, [sp, #36]       @ in, in_end
     cmp     r0, r1
@@ -269,13 +270,19 @@
     ONE_ROW r7, r11
 .endm
 
-/* acc's output to [r0], r0 advancing; multiplier, rounding, right_shift in
+/* The next record: bias (unused) in r8, multiplier in r9, right_shift in
+ * r12, rounding in lr. */
+.macro ONE_CONSTANTS
+    ldm     r3!, {r8, r9, r12, lr}
+.endm
+
+/* acc's output to [r0], r0 advancing; multiplier, right_shift, rounding in
  * r9, r12, lr. */
 .macro REQUANT_ONE acc
     lsl     \acc, \acc, #1
-    smmlar  r8, \acc, r9, r12
+    smmlar  r8, \acc, r9, lr
     add     r8, r8, \acc, asr #31
-    asr     r8, r8, lr
+    asr     r8, r8, r12
     ssat    r8, #8, r8
     strb    r8, [r0], #1
 .endm
@@ -317,13 +324,13 @@
     add     r1, r1, r0
     ldr     r3, [sp, #20]           @ quant[oc]
     ldr     r0, [sp, #16]           @ out
-    ldm     r3!, {r8, r9, r12, lr}  @ bias, multiplier, rounding, right_shift
+    ONE_CONSTANTS
     REQUANT_ONE r4
-    ldm     r3!, {r8, r9, r12, lr}
+    ONE_CONSTANTS
     REQUANT_ONE r5
-    ldm     r3!, {r8, r9, r12, lr}
+    ONE_CONSTANTS
     REQUANT_ONE r6
-    ldm     r3!, {r8, r9, r12, lr}
+    ONE_CONSTANTS
     REQUANT_ONE r7
     str     r0, [sp, #16]
     str     r3, [sp, #20]
@@ -418,9 +425,9 @@ tx_dsp_add:
     add     r1, r1, r0
     ldr     r3, [sp, #20]
     ldr     r0, [sp, #16]
-    ldm     r3!, {r8, r9, r12, lr}
+    ONE_CONSTANTS
     REQUANT_ONE r4
-    ldm     r3!, {r8, r9, r12, lr}
+    ONE_CONSTANTS
     REQUANT_ONE r5
     str     r0, [sp, #16]
     str     r3, [sp, #20]
@@ -468,29 +475,14 @@ tx_dsp_conv_taps:
     pop     {r4-r11, pc}
     .size   tx_dsp_conv_taps, . - tx_dsp_conv_taps
 
-/* void tx_dsp_dw_rows_s1(tx_dw_job* job)
- * Stride 1, doubled buffer. Per output pair: one LDM of the five weight
- * pairs and the bias, per kernel row an LDRD of the columns (x0, x1),
- * (x2, x3), an LDR of (x1, x2), two SMLADs and two halfword MACs; then two
- * outputs (35 instructions for 18 MACs). */
-    .global tx_dsp_dw_rows_s1
-    .type   tx_dsp_dw_rows_s1, %function
-    .thumb_func
-    .align  2
-tx_dsp_dw_rows_s1:
-    push    {r4-r11, lr}
-    mov     lr, r0                  @ lr: the job
-    ldr     r1, [lr, #40]           @ out
-    ldr     r3, [lr, #44]           @ channels
-.Ls1_row:
-    ldr     r0, [lr, #36]           @ the row's first window
-    ldr     r2, [lr, #48]           @ pairs
-    add     r2, r0, r2, lsl #2      @ its end: two columns (4 bytes) per pair
-    cmp     r0, r2
-    beq     .Ls1_tail
-.Ls1_pair:
-    ldm     lr, {r4-r9}             @ w01_0, w01_1, w01_2, w2_01, w2_2, bias
-    mov     r10, r9
+/* One step of a depthwise row, two outputs: one LDM of the five weight pairs
+ * and the bias twice (both accumulators), per kernel row an LDRD of the
+ * columns (x0, x1), (x2, x3) and an LDR of (x1, x2) at stride 1 or (x4, x5)
+ * at stride 2, two SMLADs and two halfword MACs; then two outputs (33
+ * instructions for 18 MACs at stride 1, 35 at stride 2). */
+.macro DW_STEP stride
+    ldm     lr, {r4-r10}            @ w01_0, w01_1, w01_2, w2_01, w2_2, bias, bias
+    .if \stride == 1
     ldrd    r11, r12, [r0, #ROW]    @ kernel row 1: (x0, x1), (x2, x3)
     smlad   r9, r5, r11, r9
     smlatb  r9, r7, r12, r9         @ w[1][2] * x2
@@ -509,65 +501,7 @@ tx_dsp_dw_rows_s1:
     smlad   r9, r4, r11, r9
     smlabb  r9, r7, r12, r9
     smlabt  r10, r7, r12, r10
-    ldrd    r4, r5, [lr, #24]       @ multiplier, rounding
-    ldr     r6, [lr, #32]           @ right_shift
-    REQUANT_R4 r9, r11
-    REQUANT_R4 r10, r12
-    strb    r11, [r1]
-    strb    r12, [r1, r3]
-    add     r1, r1, r3, lsl #1
-    cmp     r0, r2
-    bne     .Ls1_pair
-.Ls1_tail:
-    ldr     r4, [lr, #60]           @ an odd last output
-    cbz     r4, .Ls1_next
-    ldm     lr, {r4-r9}
-    ldrd    r11, r12, [r0, #ROW]
-    smlad   r9, r5, r11, r9
-    smlatb  r9, r7, r12, r9
-    ldrd    r11, r12, [r0, #2 * ROW]
-    smlad   r9, r6, r11, r9
-    smlabb  r9, r8, r12, r9
-    ldrd    r11, r12, [r0]
-    smlad   r9, r4, r11, r9
-    smlabb  r9, r7, r12, r9
-    ldrd    r4, r5, [lr, #24]
-    ldr     r6, [lr, #32]
-    REQUANT_R4 r9, r11
-    strb    r11, [r1]
-    add     r1, r1, r3
-.Ls1_next:
-    ldrd    r4, r5, [lr, #52]       @ rows, row_step
-    ldr     r6, [lr, #36]
-    add     r6, r6, r5
-    str     r6, [lr, #36]
-    subs    r4, r4, #1
-    str     r4, [lr, #52]
-    bne     .Ls1_row
-    pop     {r4-r11, pc}
-    .size   tx_dsp_dw_rows_s1, . - tx_dsp_dw_rows_s1
-
-/* void tx_dsp_dw_rows_s2(tx_dw_job* job)
- * Stride 2, plain buffer. Per output pair and kernel row: an LDRD of
- * (x0, x1), (x2, x3), an LDR of (x4, x5), two SMLADs and two halfword MACs. */
-    .global tx_dsp_dw_rows_s2
-    .type   tx_dsp_dw_rows_s2, %function
-    .thumb_func
-    .align  2
-tx_dsp_dw_rows_s2:
-    push    {r4-r11, lr}
-    mov     lr, r0
-    ldr     r1, [lr, #40]
-    ldr     r3, [lr, #44]
-.Ls2_row:
-    ldr     r0, [lr, #36]
-    ldr     r2, [lr, #48]
-    add     r2, r0, r2, lsl #3      @ four columns (8 bytes) per pair
-    cmp     r0, r2
-    beq     .Ls2_tail
-.Ls2_pair:
-    ldm     lr, {r4-r9}
-    mov     r10, r9
+    .else
     ldrd    r11, r12, [r0, #ROW]    @ kernel row 1: (x0, x1), (x2, x3)
     smlad   r9, r5, r11, r9         @ out0: w0 x0 + w1 x1
     smlatb  r9, r7, r12, r9         @ out0: w[1][2] x2
@@ -586,20 +520,51 @@ tx_dsp_dw_rows_s2:
     smlad   r9, r4, r11, r9
     smlabb  r9, r7, r12, r9
     smlad   r10, r4, r12, r10
-    ldrd    r4, r5, [lr, #24]
-    ldr     r6, [lr, #32]
+    .endif
+    ldrd    r4, r5, [lr, #28]       @ multiplier, rounding
+    ldr     r6, [lr, #36]           @ right_shift
+    .if \stride == 2
     lsl     r9, r9, #1
     lsl     r10, r10, #1
+    .endif
     REQUANT_R4 r9, r11
     REQUANT_R4 r10, r12
     strb    r11, [r1]
     strb    r12, [r1, r3]
     add     r1, r1, r3, lsl #1
+.endm
+
+/* void name(tx_dw_job* job)
+ * `rows` output rows of one channel (stride 1: doubled buffer; stride 2:
+ * plain), the pair steps unrolled twice (an odd count enters in the middle),
+ * an odd last output per row alone. */
+.macro DW_ROWS name, stride
+    .global \name
+    .type   \name, %function
+    .thumb_func
+    .align  2
+\name:
+    push    {r4-r11, lr}
+    mov     lr, r0                  @ lr: the job
+    ldr     r1, [lr, #44]           @ out
+    ldr     r3, [lr, #48]           @ channels
+.L\name\()_row:
+    ldr     r0, [lr, #40]           @ the row's first window
+    ldr     r4, [lr, #52]           @ pairs
+    add     r2, r0, r4, lsl #(1 + \stride) @ their end: 4 (stride 1) or 8 bytes per pair
     cmp     r0, r2
-    bne     .Ls2_pair
-.Ls2_tail:
-    ldr     r4, [lr, #60]
-    cbz     r4, .Ls2_next
+    beq     .L\name\()_tail
+    tst     r4, #1
+    bne     .L\name\()_second
+.L\name\()_first:
+    DW_STEP \stride
+.L\name\()_second:
+    DW_STEP \stride
+    cmp     r0, r2
+    bne     .L\name\()_first
+.L\name\()_tail:
+    ldr     r4, [lr, #64]           @ an odd last output
+    cbz     r4, .L\name\()_next
     ldm     lr, {r4-r9}
     ldrd    r11, r12, [r0, #ROW]
     smlad   r9, r5, r11, r9
@@ -610,22 +575,28 @@ tx_dsp_dw_rows_s2:
     ldrd    r11, r12, [r0]
     smlad   r9, r4, r11, r9
     smlabb  r9, r7, r12, r9
-    ldrd    r4, r5, [lr, #24]
-    ldr     r6, [lr, #32]
+    ldrd    r4, r5, [lr, #28]
+    ldr     r6, [lr, #36]
+    .if \stride == 2
     lsl     r9, r9, #1
+    .endif
     REQUANT_R4 r9, r11
     strb    r11, [r1]
     add     r1, r1, r3
-.Ls2_next:
-    ldrd    r4, r5, [lr, #52]
-    ldr     r6, [lr, #36]
+.L\name\()_next:
+    ldrd    r4, r5, [lr, #56]       @ rows, row_step
+    ldr     r6, [lr, #40]
     add     r6, r6, r5
-    str     r6, [lr, #36]
+    str     r6, [lr, #40]
     subs    r4, r4, #1
-    str     r4, [lr, #52]
-    bne     .Ls2_row
+    str     r4, [lr, #56]
+    bne     .L\name\()_row
     pop     {r4-r11, pc}
-    .size   tx_dsp_dw_rows_s2, . - tx_dsp_dw_rows_s2
+    .size   \name, . - \name
+.endm
+
+    DW_ROWS tx_dsp_dw_rows_s1, 1
+    DW_ROWS tx_dsp_dw_rows_s2, 2
 
 /* One channel of `rows` input rows into the depthwise buffer: `count` values
  * per row, `channels` bytes apart, widened to int16 (doubled or not), rows

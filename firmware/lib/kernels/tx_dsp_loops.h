@@ -29,8 +29,8 @@ typedef struct {
   int32_t row_advance;    /* +12: 2 * depth - 4 * groups */
   int8_t* out0;           /* +16 */
   int8_t* out1;           /* +20 */
-  const tx_channel_quant* quant;     /* +24 */
-  const tx_channel_quant* quant_end; /* +28: quant + 2 * pairs */
+  const tx_conv_quant* quant;     /* +24 */
+  const tx_conv_quant* quant_end; /* +28: quant + 2 * pairs */
   const int8_t* filter;   /* +32: row of channel `quant` */
 } tx_conv_pairs_job;
 
@@ -48,8 +48,8 @@ typedef struct {
   int32_t row_advance;    /* +12 */
   int8_t* out0;           /* +16: output of the first pair */
   int8_t* out1;           /* +20 */
-  const tx_channel_quant* quant;     /* +24: channel 0 */
-  const tx_channel_quant* quant_end; /* +28 */
+  const tx_conv_quant* quant;     /* +24: channel 0 */
+  const tx_conv_quant* quant_end; /* +28 */
   const int8_t* filter;   /* +32 */
   const int8_t* in;       /* +36: the first pair's pixel 0 */
   const int8_t* in_end;   /* +40: in + 2 * depth * pairs */
@@ -84,8 +84,8 @@ typedef struct {
   int32_t row_offset;     /* +8: depth - 4 (row oc+1 from row oc's next word) */
   int32_t row_advance;    /* +12: 4 * depth - 4 * groups */
   int8_t* out;            /* +16 */
-  const tx_channel_quant* quant;     /* +20 */
-  const tx_channel_quant* quant_end; /* +24 */
+  const tx_conv_quant* quant;     /* +20 */
+  const tx_conv_quant* quant_end; /* +24 */
   const int8_t* filter;   /* +28 */
   int32_t row_offset2;    /* +32: 2 * depth - 4 */
   int32_t row_offset3;    /* +36: 3 * depth - 4 */
@@ -112,16 +112,17 @@ typedef struct {
   int32_t w2_01;               /* +12: (w[0][2], w[1][2]) */
   int32_t w2_2;                /* +16: w[2][2] */
   int32_t bias;                /* +20: doubled with stride 1 (the buffer holds 2x) */
-  int32_t multiplier;          /* +24 */
-  int32_t rounding;            /* +28 */
-  int32_t right_shift;         /* +32 */
-  const int32_t* row;          /* +36: first window of the first row */
-  int8_t* out;                 /* +40 */
-  int32_t channels;            /* +44: bytes from one output to the next */
-  int32_t pairs;               /* +48 */
-  int32_t rows;                /* +52 */
-  int32_t row_step;            /* +56: bytes from one row's first window to the next */
-  int32_t tail;                /* +60 */
+  int32_t bias_again;          /* +24: the same (one LDM starts both accumulators) */
+  int32_t multiplier;          /* +28 */
+  int32_t rounding;            /* +32 */
+  int32_t right_shift;         /* +36 */
+  const int32_t* row;          /* +40: first window of the first row */
+  int8_t* out;                 /* +44 */
+  int32_t channels;            /* +48: bytes from one output to the next */
+  int32_t pairs;               /* +52 */
+  int32_t rows;                /* +56 */
+  int32_t row_step;            /* +60: bytes from one row's first window to the next */
+  int32_t tail;                /* +64 */
 } tx_dw_job;
 
 void tx_dsp_dw_rows_s1(tx_dw_job* job);

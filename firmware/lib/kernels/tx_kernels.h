@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 /* The constants of one output channel of CONV_2D, DEPTHWISE_CONV_2D or
- * FULLY_CONNECTED, in one 16-byte record so a kernel loads them together.
+ * FULLY_CONNECTED, in one 12-byte record so a kernel loads them together.
  *
  * bias: where the accumulator starts, bias + input_offset * sum(weights). The
  *   input offset is folded in for every tap, so kernels accumulate raw input
@@ -44,21 +44,30 @@ extern "C" {
  * multiplier, right_shift: TFLM's quantised multiplier and shift, negated:
  *   right_shift > 0 is a rounding division by 2^right_shift after the
  *   rounding doubling high multiply, right_shift <= 0 a left shift before it.
- * rounding: for the fast requantisation only, 2^(right_shift - 1) +
- *   output_zero_point * 2^right_shift (rounding constant and zero point).
  *
  * Fast requantisation (tx_arm_dsp.h): smmlar(2 * acc, multiplier, rounding),
  * minus one for a negative acc, arithmetic shift right by right_shift,
- * saturate. It equals TFLM's double rounding exactly when |acc| < 2^30,
+ * saturate, where rounding = 2^(right_shift - 1) + output_zero_point *
+ * 2^right_shift (derived by the kernels from the shift and the layer, stored
+ * for convolutions, below). It equals TFLM's double rounding exactly when |acc| < 2^30,
  * right_shift >= 1 and the sums cannot overflow; the compiler proves that for
  * every channel of a layer from its weights and bias (host/aot/requant.py)
  * and sets the layer's fast_requant, otherwise the exact form is used. */
 typedef struct {
   int32_t bias;
   int32_t multiplier;
-  int32_t rounding;
   int32_t right_shift;
 } tx_channel_quant;
+
+/* The same for CONV_2D and FULLY_CONNECTED plus the fast form's rounding
+ * constant (meaningful where fast_requant is set): their assembly loops load
+ * all four with one LDM per block of outputs. */
+typedef struct {
+  int32_t bias;
+  int32_t multiplier;
+  int32_t right_shift;
+  int32_t rounding;
+} tx_conv_quant;
 
 /* CONV_2D (and FULLY_CONNECTED as a 1x1 convolution of a 1x1 image),
  * per-channel int8 weights [out_c][k_h][k_w][in_c]. */
@@ -73,7 +82,7 @@ typedef struct {
   int32_t act_min, act_max;
   int32_t fast_requant; /* compiler-proven, see tx_channel_quant */
   const int8_t* filter; /* 4-byte aligned, 4 readable bytes past the end */
-  const tx_channel_quant* quant; /* [out_c] */
+  const tx_conv_quant* quant; /* [out_c] */
 } tx_conv_params;
 
 /* DEPTHWISE_CONV_2D with depth multiplier 1, weights [k_h][k_w][channels]. */

@@ -215,6 +215,7 @@ int8_t g_in[2][8192];
 int8_t g_out[2][8192];
 int8_t g_filter[8192 + 4];
 tx_channel_quant g_quant[512];
+tx_conv_quant g_conv_quant[512];
 
 // Channel constants for `channels` outputs with weights `filter` (rows of
 // `row` values). fast: the compiler's proof, done here the same way, decides
@@ -254,7 +255,6 @@ int32_t RandomQuant(int channels, const int8_t* filter, int row, int32_t row_ste
         rounding - high - 1 < INT32_MIN) {
       fast = false;
     }
-    q.rounding = static_cast<int32_t>(rounding);
   }
   if (regime == 2 && !fast) {
     // A channel the proof refuses makes the layer exact: keep the edge biases
@@ -262,9 +262,17 @@ int32_t RandomQuant(int channels, const int8_t* filter, int row, int32_t row_ste
     for (int c = 0; c < channels; ++c) {
       tx_channel_quant& q = g_quant[c];
       q.right_shift = RandomIn(1, 20);
-      q.rounding = (1 << (q.right_shift - 1)) + output_zero_point * (1 << q.right_shift);
     }
     fast = true;
+  }
+  // The same constants as convolution records, with the rounding constant.
+  for (int c = 0; c < channels; ++c) {
+    const tx_channel_quant& q = g_quant[c];
+    const int32_t shift = q.right_shift;
+    g_conv_quant[c] = {q.bias, q.multiplier, shift,
+                       fast ? static_cast<int32_t>((int64_t{1} << (shift - 1)) +
+                                                   int64_t{output_zero_point} * (int64_t{1} << shift))
+                            : 0};
   }
   return fast ? 1 : 0;
 }
@@ -315,7 +323,7 @@ void CheckConv(tx_conv_params* conv, tx_conv2d_fn optimised, int* fast_layers) {
   conv->output_offset = RandomIn(-128, 127);
   RandomActivation(&conv->act_min, &conv->act_max, conv->output_offset);
   conv->filter = g_filter;
-  conv->quant = g_quant;
+  conv->quant = g_conv_quant;
   conv->fast_requant = RandomQuant(conv->out_c, g_filter, row, row, 1, conv->output_offset);
   *fast_layers += conv->fast_requant;
   std::memset(g_out, 0, sizeof(g_out));
