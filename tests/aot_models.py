@@ -278,11 +278,12 @@ def stress_quantisation(flatbuffer: bytes, seed: int) -> tuple[bytes, str]:
     """The same model with quantisation at the edges of the fast requantisation's proof.
 
     In some convolutions, half the output channels get a bias that puts the accumulator's
-    bound just below (or, for a few, just above) 2^30, and the output scale is raised
-    so the multipliers are tiny and the shifts large (so the outputs do not all saturate,
-    and the rounding constant may overflow: the compiler must then use the exact form);
-    in others the output scale is cut so the multipliers exceed one (left shifts). The
-    tensors' scales stay consistent (the next op reads the same tensor).
+    bound just below (or, for a few, just above) 2^30, and the output scale is raised by
+    2^10..2^20 so the multipliers are tiny and the shifts large (so the outputs do not all
+    saturate, and the rounding constant may overflow: the compiler must then use the exact
+    form); in others the output scale is cut by 2^8..2^12 so the multipliers exceed one
+    (left shifts). The tensors' scales stay consistent (the next op reads the same tensor,
+    whose own shifts move the other way).
     """
     import flatbuffers
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
@@ -291,20 +292,34 @@ def stress_quantisation(flatbuffer: bytes, seed: int) -> tuple[bytes, str]:
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flatbuffer, 0))
     graph = model.subgraphs[0]
     kinds = {schema.BuiltinOperator.CONV_2D: 0, schema.BuiltinOperator.DEPTHWISE_CONV_2D: 3}
+
+    def builtin(op) -> int:
+        code = model.operatorCodes[op.opcodeIndex]
+        return max(code.builtinCode, code.deprecatedBuiltinCode)
+
+    # An ADD's input scales must stay within 2^20 of its output's, or neither TFLM nor
+    # the compiler takes the model: leave the tensors that feed one alone.
+    added = {
+        t for op in graph.operators if builtin(op) == schema.BuiltinOperator.ADD for t in op.inputs
+    }
     parts = []
     for position, op in enumerate(graph.operators):
-        code = model.operatorCodes[op.opcodeIndex]
-        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
-        if builtin not in kinds or len(op.inputs) < 3 or op.inputs[2] < 0 or rng.random() < 0.4:
+        if (
+            builtin(op) not in kinds
+            or len(op.inputs) < 3
+            or op.inputs[2] < 0
+            or op.outputs[0] in added
+            or rng.random() < 0.4
+        ):
             continue
         source, weights = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
         bias, output = graph.tensors[op.inputs[2]], graph.tensors[op.outputs[0]]
         w = np.frombuffer(bytes(model.buffers[weights.buffer].data), np.int8)
         w = w.reshape(weights.shape).astype(np.int64)
-        per_channel = np.moveaxis(w, kinds[builtin], 0).reshape(w.shape[kinds[builtin]], -1)
-        in_scale = float(source.quantization.scale[0])
+        axis = kinds[builtin(op)]
+        per_channel = np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
         in_zp = int(source.quantization.zeroPoint[0])
-        w_scale = float(np.max(weights.quantization.scale))
+        out_scale = float(output.quantization.scale[0])
         if rng.random() < 0.7:
             values = np.frombuffer(bytes(model.buffers[bias.buffer].data), np.int32).copy()
             for channel in range(len(values)):
@@ -316,10 +331,11 @@ def stress_quantisation(flatbuffer: bytes, seed: int) -> tuple[bytes, str]:
                 # TFLM adds input_offset * sum(w) at run time; the compiler folds it.
                 values[channel] = folded + in_zp * int(per_channel[channel].sum())
             model.buffers[bias.buffer].data = np.frombuffer(values.tobytes(), np.uint8)
-            scale = in_scale * w_scale * float(2 ** int(rng.integers(18, 27)))
+            # 2^k times coarser: this layer's shifts grow by k (its consumers' shrink by k).
+            scale = out_scale * float(2 ** int(rng.integers(10, 21)))
             parts.append(f"op{position}:edge")
         else:
-            scale = in_scale * w_scale * float(rng.choice([0.05, 0.2]))
+            scale = out_scale * float(2 ** -int(rng.integers(8, 13)))
             parts.append(f"op{position}:left-shift")
         output.quantization.scale = [float(np.float32(scale))]
         output.quantization.zeroPoint = [int(rng.integers(-128, 128))]

@@ -196,6 +196,22 @@ def _padding(op: Operator, in_size: int, kernel: int, stride: int, out_size: int
     return max(0, (out_size - 1) * stride + kernel - in_size) // 2
 
 
+# TFLM multiplies by (1 << shift) before the rounding multiply: past 31 that is undefined
+# behaviour in C++, and TFLM's results differ between platforms (x86 masks the shift count,
+# an Arm core shifts everything out), so there is no arithmetic to be exact with.
+MAX_LEFT_SHIFT = 31
+
+
+def _check_shifts(op: Operator, shifts: list[int]) -> None:
+    worst = max(shifts, default=0)
+    if worst > MAX_LEFT_SHIFT:
+        raise UnsupportedModelError(
+            f"{op.describe()}: an output rescaling needs a left shift of {worst}"
+            f" (a multiplier of about 2^{worst - 1}); TFLM's arithmetic is undefined past"
+            f" {MAX_LEFT_SHIFT} (check the output tensor's scale)"
+        )
+
+
 def _check_dilation(op: Operator) -> None:
     if int(op.options.dilationHFactor) != 1 or int(op.options.dilationWFactor) != 1:
         raise UnsupportedModelError(f"{op.describe()}: dilation is not supported")
@@ -232,6 +248,7 @@ def _conv2d(graph: Graph, op: Operator) -> Layer:
     out_scale, out_zp = _qparams(output)
     scales = _filter_scales(op, weights, out_c, 0)
     multipliers, shifts = quantization.per_channel_multipliers(in_scale, scales, out_scale)
+    _check_shifts(op, shifts)
     act_min, act_max = quantization.activation_range(activation, out_scale, out_zp)
     bias = _bias(graph, op, out_c, "conv")
     filter_values = weights.data.astype(np.int8).reshape(out_c, -1)
@@ -353,6 +370,7 @@ def _depthwise_conv2d(graph: Graph, op: Operator) -> Layer:
     out_scale, out_zp = _qparams(output)
     scales = _filter_scales(op, weights, channels, 3)
     multipliers, shifts = quantization.per_channel_multipliers(in_scale, scales, out_scale)
+    _check_shifts(op, shifts)
     act_min, act_max = quantization.activation_range(activation, out_scale, out_zp)
     bias = _bias(graph, op, channels, "dw")
     name = f"op{op.index}"
@@ -426,11 +444,17 @@ def _add(graph: Graph, op: Operator) -> Layer:
     out_scale, out_zp = _qparams(output)
     left_shift = 20
     twice_max = 2.0 * float(max(np.float32(scale1), np.float32(scale2)))
-    mult1, shift1 = quantization.quantize_multiplier_smaller_than_one(scale1 / twice_max)
-    mult2, shift2 = quantization.quantize_multiplier_smaller_than_one(scale2 / twice_max)
-    out_mult, out_shift = quantization.quantize_multiplier_smaller_than_one(
-        twice_max / ((1 << left_shift) * out_scale)
-    )
+    try:
+        mult1, shift1 = quantization.quantize_multiplier_smaller_than_one(scale1 / twice_max)
+        mult2, shift2 = quantization.quantize_multiplier_smaller_than_one(scale2 / twice_max)
+        out_mult, out_shift = quantization.quantize_multiplier_smaller_than_one(
+            twice_max / ((1 << left_shift) * out_scale)
+        )
+    except ValueError as error:
+        raise UnsupportedModelError(
+            f"{op.describe()}: ADD of scales {scale1!r} and {scale2!r} into {out_scale!r}"
+            f" needs a rescaling outside (0, 1), which TFLM's int8 ADD refuses too: {error}"
+        ) from error
     act_min, act_max = quantization.activation_range(activation, out_scale, out_zp)
     params = {
         "count": output.size,
@@ -495,6 +519,7 @@ def _mean(graph: Graph, op: Operator) -> Layer:
     in_scale, in_zp = _qparams(source)
     out_scale, out_zp = _qparams(output)
     multiplier, shift = quantization.mean_multiplier(in_scale, out_scale, in_h * in_w)
+    _check_shifts(op, [shift])
     rounding = requant.mean_fast_rounding(in_h * in_w, in_zp, multiplier, shift, out_zp)
     params = {
         "in_h": in_h,
@@ -542,6 +567,7 @@ def _fully_connected(graph: Graph, op: Operator) -> Layer:
     out_scale, out_zp = _qparams(output)
     scales = _filter_scales(op, weights, out_features, 0)
     multipliers, shifts = quantization.per_channel_multipliers(in_scale, scales, out_scale)
+    _check_shifts(op, shifts)
     act_min, act_max = quantization.activation_range(activation, out_scale, out_zp)
     bias = _bias(graph, op, out_features, "fc")
     # One row of features is a 1x1 convolution of a 1x1 image (weights are symmetric, so
@@ -667,6 +693,7 @@ def _quantize(graph: Graph, op: Operator) -> Layer:
     in_scale, in_zp = _qparams(source)
     out_scale, out_zp = _qparams(output)
     multiplier, shift = quantization.quantize_multiplier(in_scale / out_scale)
+    _check_shifts(op, [shift])
     params = {
         "count": output.size,
         "input_zero_point": in_zp,

@@ -4,7 +4,9 @@
  * tap weight * input zero point.
  *
  * Four channels are accumulated together so the loads of a tap are
- * contiguous; a full 3x3 window (the common case) is unrolled. */
+ * contiguous; a full 3x3 window (the common case) is unrolled, border windows
+ * sum their valid taps and add the zero point times the padding taps'
+ * weights. */
 #include "tx_fixed_point.h"
 #include "tx_kernels.h"
 #include "tx_window.h"
@@ -14,6 +16,37 @@ static TX_ALWAYS_INLINE int8_t tx_dw_requantize(const tx_depthwise_params* p, in
   const tx_channel_quant* q = &p->quant[c];
   return tx_requantize_exact(acc, q->multiplier, q->right_shift, p->output_offset, p->act_min,
                              p->act_max);
+}
+
+/* Channels [c, c + 4) of a window: the valid taps
+ * [ky_begin, ky_end) x [kx_begin, kx_end), plus zero_point times the weights
+ * of the taps in the padding. */
+static void tx_dw_window4(const tx_depthwise_params* p, const int8_t* window, int32_t ky_begin,
+                          int32_t ky_end, int32_t kx_begin, int32_t kx_end, int32_t c,
+                          int32_t acc[4]) {
+  const int32_t channels = p->channels;
+  const int32_t row_stride = p->in_w * channels;
+  int32_t padding[4] = {0, 0, 0, 0};
+  for (int32_t ky = 0; ky < p->k_h; ++ky) {
+    for (int32_t kx = 0; kx < p->k_w; ++kx) {
+      const int8_t* w = p->filter + (ky * p->k_w + kx) * channels + c;
+      if (ky >= ky_begin && ky < ky_end && kx >= kx_begin && kx < kx_end) {
+        const int8_t* in = window + ky * row_stride + kx * channels + c;
+        acc[0] += (int32_t)w[0] * (int32_t)in[0];
+        acc[1] += (int32_t)w[1] * (int32_t)in[1];
+        acc[2] += (int32_t)w[2] * (int32_t)in[2];
+        acc[3] += (int32_t)w[3] * (int32_t)in[3];
+      } else {
+        padding[0] += w[0];
+        padding[1] += w[1];
+        padding[2] += w[2];
+        padding[3] += w[3];
+      }
+    }
+  }
+  for (int32_t j = 0; j < 4; ++j) {
+    acc[j] += padding[j] * p->input_zero_point;
+  }
 }
 
 /* Channel c's accumulator over the window whose first tap is (iy0, ix0):
@@ -71,6 +104,15 @@ void tx_depthwise_conv2d_s8_portable(const tx_depthwise_params* p, const int8_t*
           output[c + 1] = tx_dw_requantize(p, acc1, c + 1);
           output[c + 2] = tx_dw_requantize(p, acc2, c + 2);
           output[c + 3] = tx_dw_requantize(p, acc3, c + 3);
+        }
+      }
+      /* Border windows, other kernel sizes, and what the 3x3 loop left. */
+      for (; c + 4 <= channels; c += 4) {
+        int32_t acc[4] = {p->quant[c].bias, p->quant[c + 1].bias, p->quant[c + 2].bias,
+                          p->quant[c + 3].bias};
+        tx_dw_window4(p, window, ky_begin, ky_end, kx_begin, kx_end, c, acc);
+        for (int32_t j = 0; j < 4; ++j) {
+          output[c + j] = tx_dw_requantize(p, acc[j], c + j);
         }
       }
       for (; c < channels; ++c) {
