@@ -276,7 +276,7 @@ def to_markdown(summary: dict[str, Any]) -> str:
         f"- arena peak: {summary['peak_live_bytes']:,} B live at layer"
         f" {summary['peak_layer']['position']} ({summary['peak_layer']['op']});"
         " no other persistent RAM (constants are const, in flash); the DSP kernels use up to"
-        " 4 KB of stack",
+        " 4.7 KB of stack (docs/aot.md)",
         f"- constants: {summary['const_bytes']:,} B; kernel + invoke code:"
         f" {_count(flash.get('code_bytes'))} B",
         "",
