@@ -38,6 +38,7 @@ import numpy as np
 from tinyxray import audit, frame_cache, metrics, model, preprocess
 from tinyxray import train as train_cli  # its CLI helpers; it loads no TensorFlow on import
 from tinyxray.metrics import accuracy_text
+from tinyxray.paths import display_path
 
 PREDICTIONS_FILE = "predictions.csv"
 
@@ -284,7 +285,7 @@ def crossval(args: argparse.Namespace) -> dict[str, Any]:
                 "preset": preset.to_dict(),
                 "seed": args.seed,
                 "folds": args.folds,
-                "data": [str(Path(r).resolve()) for r in args.data],
+                "data": [display_path(root) for root in args.data],
             },
             indent=2,
             default=str,

@@ -125,22 +125,40 @@ def load_predictor(path: Path, temperature: float = 1.0, size: int | None = None
 
 
 def _load_int8(path: Path) -> Int8Predictor:
+    from tinyxray import tf_logging
+
     flatbuffer = path.read_bytes()
     if len(flatbuffer) < 8 or flatbuffer[4:8] != b"TFL3":
         raise UserError(f"{path} is not a TensorFlow Lite model (no TFL3 file identifier)")
+    input_type = _input_type(flatbuffer)
+    if input_type is None:
+        raise UserError(f"{path} is a damaged .tflite (its graph cannot be read)")
+    if input_type != "INT8":
+        raise UserError(
+            f"{path} is not an int8 model (its input is {input_type}); evaluate takes the int8 "
+            ".tflite (model_int8.tflite) or the float .keras"
+        )
     try:
-        return Int8Predictor(path)
-    except ValueError as error:
-        if "int8" in str(error):
-            raise UserError(
-                f"{path} is not an int8 model; evaluate takes the int8 .tflite "
-                "(model_int8.tflite) or the float .keras"
-            ) from None
-        raise UserError(f"{path} cannot be loaded: {user_errors.one_line(error)}") from None
+        # TFLM prints its own complaints about a model it cannot run; the error says enough.
+        with tf_logging.swallowed_stderr():
+            return Int8Predictor(path)
     except Exception as error:  # The flatbuffer parser fails in many ways on damaged files.
         raise UserError(
             f"{path} is a damaged or unsupported .tflite ({user_errors.one_line(error)})"
         ) from None
+
+
+def _input_type(flatbuffer: bytes) -> str | None:
+    """The element type of the model's first input ("INT8", "FLOAT32"), None if unreadable."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    try:
+        graph = schema.Model.GetRootAsModel(flatbuffer, 0).Subgraphs(0)
+        code = graph.Tensors(graph.Inputs(0)).Type()
+    except Exception:  # A damaged flatbuffer raises struct, index or type errors.
+        return None
+    names = {value: name for name, value in vars(schema.TensorType).items() if name.isupper()}
+    return names.get(code, str(code))
 
 
 def _load_float(path: Path, temperature: float) -> FloatPredictor:
@@ -213,6 +231,13 @@ def evaluate(
     scan_result = data.scan_datasets(roots)
     frame_set = frame_cache.load_frames(scan_result.records, config, progress=progress)
     records = frame_set.records
+    if not records:
+        unusable = [*scan_result.skipped, *frame_set.skipped]
+        example = f" (first {unusable[0][0]}: {unusable[0][1]})" if unusable else ""
+        raise data.DatasetError(
+            f"no usable image under {', '.join(map(str, roots))}: "
+            f"{len(unusable)} file(s) skipped{example}"
+        )
     targets = np.array([labels.index(record.label) for record in records], dtype=np.int64)
     sources = [record.source for record in records]
     sets, notes = evaluation_sets(records, split_file)
@@ -304,26 +329,36 @@ def primary_set(report: dict[str, Any]) -> str | None:
 
 
 def _plots(arrays: dict[str, Any], report: dict[str, Any], out: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    pyplot = _pyplot()
     name = primary_set(report)
     if name is None:
         return []
     kinds = list(arrays)
-    written = [
-        _reliability_plot(plt, report, kinds, name, out / "reliability.png"),
-        _confusion_plot(plt, report, kinds, name, out / "confusion.png"),
-        _features_plot(plt, arrays, report, kinds, name, out / "features.png"),
-    ]
+    figures = {
+        "reliability.png": reliability_figure(report, kinds, name),
+        "confusion.png": confusion_figure(report, kinds, name),
+        "features.png": features_figure(arrays, report, kinds, name),
+    }
+    written = []
+    for file_name, figure in figures.items():
+        figure.savefig(out / file_name, dpi=100)
+        pyplot.close(figure)
+        written.append(out / file_name)
     return written
 
 
-def _reliability_plot(plt, report: dict[str, Any], kinds: list[str], name: str, path: Path) -> Path:
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    return pyplot
+
+
+def reliability_figure(report: dict[str, Any], kinds: list[str], name: str) -> Any:
     """Accuracy per confidence bin against the diagonal; the legend sits below the axes."""
-    figure, axes = plt.subplots(1, len(kinds), figsize=(4.5 * len(kinds), 4.6), squeeze=False)
+    figure, axes = _pyplot().subplots(1, len(kinds), figsize=(4.5 * len(kinds), 4.6), squeeze=False)
     for axis, kind in zip(axes[0], kinds, strict=True):
         reliability = report["models"][kind]["sets"][name]["calibration"]["reliability"]
         edges = np.array(reliability["edges"])
@@ -341,14 +376,12 @@ def _reliability_plot(plt, report: dict[str, Any], kinds: list[str], name: str, 
         axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8)
     figure.suptitle("Reliability (research tool, not a diagnostic device)", fontsize=9)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return figure
 
 
-def _confusion_plot(plt, report: dict[str, Any], kinds: list[str], name: str, path: Path) -> Path:
+def confusion_figure(report: dict[str, Any], kinds: list[str], name: str) -> Any:
     """Counts with the uncertain column; white numbers on the dark cells."""
-    figure, axes = plt.subplots(1, len(kinds), figsize=(5 * len(kinds), 4), squeeze=False)
+    figure, axes = _pyplot().subplots(1, len(kinds), figsize=(5 * len(kinds), 4), squeeze=False)
     for axis, kind in zip(axes[0], kinds, strict=True):
         confusion = report["models"][kind]["sets"][name]["confusion"]
         matrix = np.array(confusion["matrix"])
@@ -362,18 +395,16 @@ def _confusion_plot(plt, report: dict[str, Any], kinds: list[str], name: str, pa
         axis.set_ylabel("true")
         axis.set_title(f"{kind} on {name}", fontsize=9)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return figure
 
 
-def _features_plot(
-    plt, arrays: dict[str, Any], report: dict[str, Any], kinds: list[str], name: str, path: Path
-) -> Path:
+def features_figure(
+    arrays: dict[str, Any], report: dict[str, Any], kinds: list[str], name: str
+) -> Any:
     """PCA of the penultimate features: class by colour, correct (o) or wrong (x)."""
     from sklearn.decomposition import PCA
 
-    figure, axes = plt.subplots(1, len(kinds), figsize=(5 * len(kinds), 4.5), squeeze=False)
+    figure, axes = _pyplot().subplots(1, len(kinds), figsize=(5 * len(kinds), 4.5), squeeze=False)
     class_names = report["models"][kinds[0]]["sets"][name]["confusion"]["rows_true"]
     for axis, kind in zip(axes[0], kinds, strict=True):
         features = arrays[kind][name]["features"]
@@ -404,9 +435,7 @@ def _features_plot(
         axis.set_ylabel(f"principal component 2 ({100 * share[1]:.0f}% of variance)")
         axis.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return figure
 
 
 def _pct(value: float) -> str:

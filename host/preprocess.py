@@ -432,7 +432,12 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m tinyxray.prep
                 )
             kernel = 0 if args.no_blur else 3
             config = PreprocessConfig(size=args.size, blur_kernel=kernel)
-            Image.fromarray(preprocess_file(args.image, config)).save(args.out)
+            try:
+                frame_pixels = preprocess_file(args.image, config)
+            except ImageError as error:
+                # Raised by this module, which may run as __main__ (another ImageError class).
+                raise user_errors.UserError(str(error)) from None
+            Image.fromarray(frame_pixels).save(args.out)
         print(f"wrote {args.out}")
     return 0
 

@@ -13,10 +13,12 @@ TF_CPP_MIN_LOG_LEVEL already set in the environment is left alone.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from types import ModuleType
 
 VERBOSE_ENVIRONMENT = "TINYXRAY_TF_LOGS"
@@ -35,6 +37,37 @@ def quiet_environment(verbose: bool = False) -> None:
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 
+@contextlib.contextmanager
+def swallowed_stderr(stdout: bool = False) -> Iterator[None]:
+    """Hides what C/C++ code prints on file descriptor 2 (and 1 with `stdout`) inside.
+
+    What was hidden is shown if an error escapes, so a failure keeps its explanation.
+    """
+    streams = [(sys.stderr, 2), *([(sys.stdout, 1)] if stdout else [])]
+    with contextlib.ExitStack() as stack:
+        saved = []
+        for stream, descriptor in streams:
+            captured = stack.enter_context(tempfile.TemporaryFile())
+            stream.flush()
+            saved.append((stream, descriptor, os.dup(descriptor), captured))
+            os.dup2(captured.fileno(), descriptor)
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            for stream, descriptor, original, captured in saved:
+                stream.flush()
+                os.dup2(original, descriptor)
+                os.close(original)
+                if failed:
+                    captured.seek(0)
+                    stream.write(captured.read().decode(errors="replace"))
+                    stream.flush()
+
+
 def import_tensorflow(verbose: bool = False) -> ModuleType:
     """Imports TensorFlow and Keras quietly (unless `verbose`); returns the tensorflow module."""
     quiet_environment(verbose)
@@ -43,20 +76,8 @@ def import_tensorflow(verbose: bool = False) -> ModuleType:
         import tensorflow
 
         return tensorflow
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        sys.stderr.flush()
-        os.dup2(captured.fileno(), 2)
-        try:
-            import keras  # noqa: F401
-            import tensorflow
-        except BaseException:
-            os.dup2(saved, 2)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    with swallowed_stderr():
+        import keras  # noqa: F401
+        import tensorflow
     tensorflow.get_logger().setLevel(logging.ERROR)
     return tensorflow

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from tinyxray import data, model, preprocess
+from tinyxray.paths import display_path
 
 SPLIT_FILE = "split.csv"
 RUN_CONFIG = "config.json"
@@ -43,7 +44,12 @@ def set_determinism(seed: int) -> None:
 def scan(roots: list[str]) -> data.DatasetScan:
     scan_result = data.scan_datasets(roots)
     if not scan_result.records:
-        raise SystemExit(f"no images found under {roots}")
+        unusable = scan_result.skipped
+        example = f" (first {unusable[0][0]}: {unusable[0][1]})" if unusable else ""
+        raise data.DatasetError(
+            f"no usable image under {', '.join(map(str, roots))}: "
+            f"{len(unusable)} file(s) skipped{example}"
+        )
     return scan_result
 
 
@@ -472,7 +478,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "command": command,
         "preset": preset.to_dict(),
         "seed": args.seed,
-        "data": [str(Path(root).resolve()) for root in args.data],
+        "data": [display_path(root) for root in args.data],
         "preprocess": config.__dict__ if not hasattr(config, "to_dict") else config.to_dict(),
         "test_fraction": args.test_fraction,
         "limit": args.limit,
