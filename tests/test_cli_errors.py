@@ -440,3 +440,29 @@ def test_one_decompression_bomb_limit_in_messages_and_docs(tmp_path: Path, side:
     assert f"{side * side:,} pixels" in error.value.reason
     assert limit in (data.check_image_header(path) or "")
     assert f"`MAX_PIXELS` = {limit} pixels" in (REPO / "docs" / "preprocessing.md").read_text()
+
+
+# -- 14. no machine paths in committed files ---------------------------------------------------
+
+
+def test_reports_write_paths_relative_to_the_repository() -> None:
+    from tinyxray.paths import REPO_ROOT, display_path
+
+    assert display_path(REPO_ROOT.parent / "shared" / "datasets" / "x") == "../shared/datasets/x"
+    assert display_path(REPO_ROOT / "models" / "default" / "m.tflite") == "models/default/m.tflite"
+    assert display_path("/etc/hostname") == "/etc/hostname"  # far away: stays absolute
+
+
+def test_committed_docs_and_reports_carry_no_machine_paths() -> None:
+    import re
+
+    machine_path = re.compile(r"(?<![\w.])/(?:work|home|root|Users|tmp/inst)/")
+    checked = [REPO / "README.md", *(REPO / "docs").glob("*.md")]
+    checked += [path for path in (REPO / "models").rglob("*") if path.suffix in {".md", ".json"}]
+    offending = [
+        f"{path.relative_to(REPO)}:{number}"
+        for path in checked
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1)
+        if machine_path.search(line)
+    ]
+    assert offending == []
