@@ -30,7 +30,12 @@ def wants_logs(verbose: bool = False) -> bool:
 
 
 def quiet_environment(verbose: bool = False) -> None:
-    """Sets the variables TensorFlow reads at import; call before anything imports it."""
+    """Sets the variables TensorFlow reads at import; call before anything imports it.
+
+    `verbose` (a command's --verbose) is remembered in TINYXRAY_TF_LOGS for the whole process.
+    """
+    if verbose:
+        os.environ[VERBOSE_ENVIRONMENT] = "1"
     if wants_logs(verbose):
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

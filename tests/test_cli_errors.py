@@ -136,16 +136,31 @@ def test_evaluate_mistakes(
 
 
 @pytest.mark.slow
-def test_evaluate_refuses_a_float_tflite(tmp_path: Path) -> None:
+def test_evaluate_refuses_a_float_tflite_and_loads_keras_quietly(tmp_path: Path) -> None:
     import tensorflow as tf
     from model_fixtures import tiny_model_and_int8
 
     keras_model, _ = tiny_model_and_int8()
     float_model = tmp_path / "float.tflite"
     float_model.write_bytes(tf.lite.TFLiteConverter.from_keras_model(keras_model).convert())
-    image(tmp_path / "data" / "Normal" / "a.png")
-    result = run("tinyxray.evaluate", "--model", str(float_model), "--data", str(tmp_path / "data"))
+    data = tmp_path / "data"
+    image(data / "Normal" / "a.png")
+    image(data / "Covid" / "b.png", seed=2)
+    result = run("tinyxray.evaluate", "--model", str(float_model), "--data", str(data))
     assert_one_line_error(result, "python -m tinyxray.evaluate", "is not an int8 model")
+
+    # A float .keras model loads TensorFlow: none of its start-up lines reach the user,
+    # unless asked for with --verbose.
+    keras_path = tmp_path / "model.keras"
+    keras_model.save(keras_path)
+    arguments = ["--model", str(MODEL), "--float-model", str(keras_path), "--data", str(data)]
+    quiet = run("tinyxray.evaluate", *arguments)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == "", quiet.stderr
+    environment = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    verbose = run("tinyxray.evaluate", *arguments, "--verbose", env=environment)
+    assert verbose.returncode == 0
+    assert "oneDNN" in verbose.stderr
 
 
 # -- 11./13. evaluate's console and figures ----------------------------------------------------
