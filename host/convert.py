@@ -81,14 +81,14 @@ def convert_int8(
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    flatbuffer = _quiet_convert(converter)
+    flatbuffer = run_converter(converter)
     check_quantisation(flatbuffer)
     if strict_input:
         check_input_consumers(flatbuffer)
     return flatbuffer
 
 
-def _quiet_convert(converter) -> bytes:
+def run_converter(converter) -> bytes:
     """converter.convert() without its console dump (unless TensorFlow's logs are wanted).
 
     Keras' SavedModel export, which the converter runs first, prints every endpoint and

@@ -333,6 +333,12 @@ def test_impossible_values_are_refused_at_parse_time(option: str, value: str, re
     assert f"argument {option}: " in result.stderr and reason in result.stderr
 
 
+def test_data_and_model_mistakes_stop_the_bench_before_a_board_starts(tmp_path: Path) -> None:
+    result = bench("--port", "qemu", "--data", str(tmp_path / "missing"), timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"bench: error: --data {tmp_path / 'missing'} is not a folder"
+
+
 # -- 10./12. start-up: no TensorFlow, the right program name, a setup hint ---------------
 
 

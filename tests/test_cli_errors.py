@@ -337,6 +337,15 @@ def test_train_refuses_to_overwrite_a_run_unless_forced(
     assert_one_line_error(result, "python -m tinyxray.train", "is not empty")
 
 
+def test_resume_command_continues_and_never_forces(tmp_path: Path) -> None:
+    argv = ["--data", "my data", "--out", str(tmp_path / "run"), "--force"]
+    command = train.resume_command("tinyxray crossval", argv)
+    assert command == f"tinyxray crossval --data 'my data' --out {tmp_path / 'run'} --resume"
+    assert train.resume_command("x", ["--resume"]) == "x --resume"
+    message = train.interrupted_message(tmp_path / "run", "tinyxray train", argv)
+    assert message.startswith("interrupted before the first epoch finished; nothing to resume")
+
+
 def _epochs(history: Path) -> int:
     if not history.exists():
         return 0

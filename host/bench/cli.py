@@ -259,6 +259,9 @@ def main(argv: Sequence[str] | None = None, prog: str = DEFAULT_PROG) -> int:
 def _run(args: argparse.Namespace, progress: _Progress) -> dict[str, Any]:
     chosen = settings(args)
     progress.port = chosen["port"]
+    # Mistakes in --model or --data end the run before a virtual board is built or started.
+    model = runner.ModelFacts.load(Path(chosen["model"]))
+    runner.list_frames(Path(chosen["data"]), model.labels)
     with open_port(chosen["port"], chosen["max_restarts"]) as (url, keeper):
         config = runner.BenchConfig(
             port=url,
