@@ -1,13 +1,13 @@
-#include "inference.h"
+#include "tinyxray/inference.h"
 
 #include <cmath>
 #include <cstring>
 
-#include "cost_counter.h"
-#include "inference_backend.h"
+#include "tinyxray/cost_counter.h"
+#include "tinyxray/inference_backend.h"
 #include "model_metadata.h"
-#include "preprocess.h"
-#include "protocol.h"
+#include "tinyxray/preprocess.h"
+#include "tinyxray/protocol.h"
 
 namespace {
 

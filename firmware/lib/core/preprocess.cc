@@ -1,4 +1,4 @@
-#include "preprocess.h"
+#include "tinyxray/preprocess.h"
 
 #include <cmath>
 #include <cstring>

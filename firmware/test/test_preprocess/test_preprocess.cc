@@ -7,7 +7,7 @@
 
 #include "../tiny_test.h"
 #include "golden_vectors.h"
-#include "preprocess.h"
+#include "tinyxray/preprocess.h"
 
 namespace {
 
