@@ -71,7 +71,9 @@ def write_project(project: Path) -> None:
             ROOT / "firmware" / "lib" / "core" / "tinyxray" / header, core / "tinyxray" / header
         )
     # The board files need the interfaces, not the real app loop.
-    (core / "app.cc").write_text('#include "tinyxray/app.h"\nvoid AppSetup() {}\nvoid AppLoop() {}\n')
+    (core / "app.cc").write_text(
+        '#include "tinyxray/app.h"\nvoid AppSetup() {}\nvoid AppLoop() {}\n'
+    )
     boards = project / "src" / "boards"
     for board in ("host", "qemu_m4"):
         shutil.copytree(

@@ -126,7 +126,7 @@ def write_decoys(folder: Path) -> None:
     for header in sorted((FIRMWARE / "lib" / "core" / "tinyxray").glob("*.h")):
         (folder / header.name).write_text(
             f'#error "bare #include \\"{header.name}\\": a framework header of that name '
-            f'(e.g. cordio\'s crc32.h on the mbed core) comes first; include '
+            f"(e.g. cordio's crc32.h on the mbed core) comes first; include "
             f'\\"tinyxray/{header.name}\\""\n'
         )
 

@@ -16,7 +16,7 @@ SerialState g_state;
 constexpr size_t kHwcdcDefaultRxBytes = 256;
 }  // namespace
 
-SerialState& Serial() { return g_state; }
+SerialState& Port() { return g_state; }
 
 void Reset(bool drops_when_full) {
   g_state = SerialState{};
@@ -35,19 +35,18 @@ void HostSends(const uint8_t* data, size_t length) {
 
 }  // namespace fake_arduino
 
-using fake_arduino::Serial;
 
 void FakeSerial::begin(unsigned long /*baud*/) {
-  auto& state = fake_arduino::Serial();
+  auto& state = fake_arduino::Port();
   state.rx_capacity_at_begin = state.rx_capacity;
   if (state.rx_capacity == 0) state.rx_capacity = fake_arduino::kHwcdcDefaultRxBytes;
   state.begun = true;
 }
 
-int FakeSerial::available() { return static_cast<int>(fake_arduino::Serial().rx.size()); }
+int FakeSerial::available() { return static_cast<int>(fake_arduino::Port().rx.size()); }
 
 int FakeSerial::read() {
-  auto& rx = fake_arduino::Serial().rx;
+  auto& rx = fake_arduino::Port().rx;
   if (rx.empty()) return -1;
   const int value = rx.front();
   rx.erase(rx.begin());
@@ -55,7 +54,7 @@ int FakeSerial::read() {
 }
 
 size_t FakeSerial::write(const uint8_t* data, size_t length) {
-  auto& state = fake_arduino::Serial();
+  auto& state = fake_arduino::Port();
   state.tx.insert(state.tx.end(), data, data + length);
   if (length > state.largest_write) state.largest_write = length;
   return length;
@@ -63,11 +62,11 @@ size_t FakeSerial::write(const uint8_t* data, size_t length) {
 
 void FakeSerial::flush() {}
 
-FakeSerial::operator bool() const { return fake_arduino::Serial().begun; }
+FakeSerial::operator bool() const { return fake_arduino::Port().begun; }
 
 #if defined(ARDUINO_ARCH_ESP32)
 size_t FakeSerial::setRxBufferSize(size_t bytes) {
-  fake_arduino::Serial().rx_capacity = bytes;
+  fake_arduino::Port().rx_capacity = bytes;
   return bytes;
 }
 #endif

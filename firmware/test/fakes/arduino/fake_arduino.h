@@ -18,7 +18,7 @@ struct SerialState {
   size_t largest_write = 0;
 };
 
-SerialState& Serial();
+SerialState& Port();
 
 // The host sends bytes: they enter the receive queue, or are dropped once it
 // is full when the fake models HWCDC.

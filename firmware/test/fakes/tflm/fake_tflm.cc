@@ -5,6 +5,7 @@
 #include "fake_tflm.h"
 
 #include <cstdarg>
+#include <cstdio>
 #include <cstring>
 
 #include "tensorflow/lite/micro/debug_log.h"
