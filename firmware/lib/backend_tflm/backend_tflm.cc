@@ -4,8 +4,8 @@
 // the host tests and the CI guard build it against the API subset it uses.
 //
 // API checked against the library commits platformio.ini pins:
-//   tensorflow/tflite-micro-arduino-examples 7948b85e (TFLM of 2023-12, with
-//   CMSIS-NN) and j-siderius/TFLiteMicro_ArduinoESP32S3 v1.0.0 (aae21204),
+//   tensorflow/tflite-micro-arduino-examples 7948b85e (TFLM synced 2023-02-27,
+//   with CMSIS-NN) and j-siderius/TFLiteMicro_ArduinoESP32S3 v1.0.0 (aae21204),
 //   and upstream tensorflow/tflite-micro 90b983c2:
 //   MicroInterpreter(model, op_resolver, tensor_arena, tensor_arena_size, ...)
 //   (no ErrorReporter in any of them); AllocateTensors(), Invoke(), input(0),
@@ -33,13 +33,14 @@
 #define TINYXRAY_TFLM_DEBUG_LOG_VA_LIST 0
 #endif
 // Set by an env whose kernels were checked byte for byte against the host's
-// int8 model (nano33ble_tflm: TFLM reference and CMSIS-NN kernels).
+// int8 model. None is today: the pinned Arduino TFLM with CMSIS-NN differs by
+// a few LSB on most frames (docs/boards.md).
 #ifndef TINYXRAY_TFLM_BIT_EXACT
 #define TINYXRAY_TFLM_BIT_EXACT 0
 #endif
 // Room beyond the model card's arena for the kernel library's scratch buffers
-// (CMSIS-NN asked 48 B more than the reference kernels for the default model;
-// ESP-NN asks more) and for the card's figure being an estimate.
+// (CMSIS-NN, ESP-NN) beyond the card's 32-bit bound for the reference
+// kernels: the pinned CMSIS-NN build used 140,500 B of the 141,168 B bound.
 #ifndef TINYXRAY_TFLM_ARENA_MARGIN
 #define TINYXRAY_TFLM_ARENA_MARGIN 1024
 #endif
