@@ -299,11 +299,12 @@ def write_model_dir(
     """Write model_int8.tflite + model_card.json (arena bisected with the TFLM oracle)."""
     import hashlib
 
-    from tinyxray import model_card, tflm_oracle
+    from tinyxray import model_card, tflm_arena
 
     out_dir = Path(out_dir)
     info = check_quantisation(flatbuffer)
     tflite_path = save(flatbuffer, out_dir / "model_int8.tflite")
+    arena = tflm_arena.arena_by_target(flatbuffer)
     card = model_card.ModelCard(
         name=name,
         version=version,
@@ -320,9 +321,10 @@ def write_model_dir(
         preprocess=dict(preprocess),
         temperature=float(temperature),
         uncertain_threshold=float(uncertain_threshold),
-        tflm_arena_bytes=tflm_oracle.minimal_arena_bytes(flatbuffer),
+        tflm_arena_bytes=arena["x86_64"],
         aot_arena_bytes=None,
         ops=op_names(flatbuffer),
+        tflm_arena_bytes_by_target=arena,
         metrics=dict(metrics or {}),
         architecture=dict(architecture),
     )

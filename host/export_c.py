@@ -124,6 +124,9 @@ def metadata_header(card: model_card.ModelCard, source_name: str) -> str:
         f"constexpr int kNumClasses = {len(card.labels)};",
         f"constexpr const char* kLabels[kNumClasses] = {{{labels}}};",
         f"constexpr uint32_t kTflmArenaBytes = {card.tflm_arena_bytes};",
+        "// The TFLM arena with 32-bit pointers (Cortex-M4, ESP32-S3): tinyxray.tflm_arena.",
+        "constexpr uint32_t kTflmArenaBytesCortexM4 = "
+        f"{card.tflm_arena_bytes_by_target.get('cortex_m4', card.tflm_arena_bytes)};",
         f"constexpr float kUncertainThreshold = {_c_float(card.uncertain_threshold)};",
         f"constexpr float kTemperature = {_c_float(card.temperature)};",
         f"constexpr int kPreprocessSize = {int(card.preprocess.get('size', 96))};",

@@ -84,7 +84,13 @@ def build_report(
 
     identical = sum(bool(record["scores_identical"]) for record in records)
     top1 = sum(bool(record["top1_agree"]) for record in records)
-    bit_exact_expected = backend == "aot"
+    # The device says whether its backend is bit-exact (INFO bit_exact); older firmware
+    # without the key is taken at its backend's word: the AOT engine always is.
+    bit_exact_expected = (
+        protocol.claims_bit_exact(device_fields)
+        if "bit_exact" in device_fields
+        else backend == "aot"
+    )
     mismatches = [
         {
             "frame": record["frame"],

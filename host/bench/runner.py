@@ -463,6 +463,8 @@ class BenchRun:
         for _ in range(self.config.max_resets + 1):
             assert self.info is not None
             max_packet = self.info.max_packet
+            # A device that drops bytes once its receive buffer is full (INFO rx_window_bytes).
+            self.info.check_request_fits(protocol.request_wire_bytes(len(payload), max_packet))
             try:
                 if len(payload) + protocol.MIN_PACKET_BYTES > max_packet:
                     return self.link.call_chunked(
