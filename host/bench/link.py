@@ -180,11 +180,15 @@ class Link:
         reopen_timeout: float = 30.0,
         serial_factory: SerialFactory = open_serial,
         on_lost: Callable[[], str | None] | None = None,
+        on_log: Callable[[str], None] | None = None,
     ) -> None:
         """`on_lost` runs when the port fails, before it is reopened: the owner of a
-        virtual board restarts it there (returning a note for the reset reason)."""
+        virtual board restarts it there (returning a note for the reset reason).
+        `on_log` receives each LOG line the device sends (also kept in `device_log`)."""
         self.url = url
         self.on_lost = on_lost
+        self.on_log = on_log
+        self.device_log: list[str] = []
         self.timeout = timeout
         self.retries = retries
         self.reopen_timeout = reopen_timeout
@@ -275,7 +279,9 @@ class Link:
                 continue
             self.stats.bytes_in += len(data)
             for item in self._decoder.feed(data):
-                if isinstance(item, protocol.Packet):
+                if isinstance(item, protocol.Packet) and item.type == protocol.Reply.LOG:
+                    self._take_log(item)
+                elif isinstance(item, protocol.Packet):
                     self._queue.append(item)
                 else:
                     self.stats.discarded_frames += 1
@@ -285,6 +291,13 @@ class Link:
             if self._queue:
                 return True
         return False
+
+    def _take_log(self, packet: protocol.Packet) -> None:
+        # LOG is unprompted text, never a reply: it must not end or disturb a wait.
+        line = protocol.parse_log(packet.payload)
+        self.device_log.append(line)
+        if self.on_log is not None:
+            self.on_log(line)
 
     @staticmethod
     def _read_available(port: serial.SerialBase) -> bytes:

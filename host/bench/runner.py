@@ -17,6 +17,7 @@ import concurrent.futures
 import dataclasses
 import datetime
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -619,6 +620,7 @@ class BenchRun:
             retries=config.retries,
             reopen_timeout=config.reopen_timeout,
             on_lost=self._revive if config.revive is not None else None,
+            on_log=_print_device_log,
         )
         with self.link:
             # Nothing is written before the device proves it runs this model.
@@ -650,6 +652,8 @@ class BenchRun:
                     self.session["ended"] = _now()
                     self.session["link"] = self.link.stats.as_dict()
                     self.session["device"] = self.info.fields
+                    # The device's own text (TFLM errors, boot notes) stays with the run.
+                    self.session["device_log"] = list(self.link.device_log)
                     sessions.append(self.session)
         report = self.write_report()
         frames = report["frames"]
@@ -757,3 +761,8 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, initial=initial, unit="frame", desc="bench", leave=False)
+
+
+def _print_device_log(line: str) -> None:
+    """Shows a LOG line from the device on stderr, where it cannot mix with results."""
+    print(f"device: {line}", file=sys.stderr, flush=True)
