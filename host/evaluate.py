@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyxray import data, metrics, model_card, preprocess
+from tinyxray import breakdown, data, metrics, model_card, preprocess, selective
 from tinyxray.metrics import accuracy_text
 
 DISCLAIMER = model_card.DISCLAIMER
@@ -162,15 +162,21 @@ def evaluate(
     labels: tuple[str, ...] = data.LABELS,
     progress: bool = False,
     config: preprocess.PreprocessConfig | None = None,
+    study_labels: bool = False,
 ) -> dict[str, Any]:
-    """Compute the report dict (without writing files)."""
+    """Compute the report dict (without writing files).
+
+    Labels are the corrected ones (`tinyxray.label_corrections`) unless `study_labels`;
+    each set with corrected images is also scored against the labels as published.
+    """
     from tinyxray import frame_cache
 
     config = config or preprocess.PreprocessConfig()
-    scan_result = data.scan_datasets(roots)
+    scan_result = data.scan_datasets(roots, corrections=not study_labels)
     frame_set = frame_cache.load_frames(scan_result.records, config, progress=progress)
     records = frame_set.records
     targets = np.array([labels.index(record.label) for record in records], dtype=np.int64)
+    published = np.array([labels.index(record.study_label) for record in records], np.int64)
     sources = [record.source for record in records]
     sets, notes = evaluation_sets(records, split_file)
     report: dict[str, Any] = {
@@ -183,6 +189,7 @@ def evaluate(
         ],
         "threshold": threshold,
         "preprocess": dataclasses.asdict(config),
+        "label_corrections": scan_result.corrections_line(),
         "set_notes": notes,
         "models": {},
     }
@@ -196,9 +203,16 @@ def evaluate(
         for name, index in sets.items():
             rows = np.array([position[int(i)] for i in index])
             probs = probs_needed[rows]
-            model_report["sets"][name] = metrics.classification_report(
+            result = metrics.classification_report(
                 targets[index], probs, list(labels), threshold, [sources[i] for i in index]
             )
+            add_selective_and_sources(result, targets[index], probs, [sources[i] for i in index])
+            if np.any(published[index] != targets[index]):
+                result["study_labels"] = {
+                    **metrics.accuracy_with_interval(probs.argmax(1) == published[index]),
+                    "relabelled_images": int(np.sum(published[index] != targets[index])),
+                }
+            model_report["sets"][name] = result
             per_set[name] = {
                 "probs": probs,
                 "features": features_needed[rows],
@@ -215,6 +229,26 @@ def evaluate(
         }
     report["_arrays"] = cache
     return report
+
+
+def add_selective_and_sources(
+    result: dict[str, Any], targets: np.ndarray, probs: np.ndarray, sources: list[str]
+) -> None:
+    """Selective prediction at the report's threshold, the risk-coverage curve, and
+    macro-F1 with an interval per source (the per-class figures' per-source twins)."""
+    confidence, correct = probs.max(1), probs.argmax(1) == targets
+    curve = selective.risk_coverage(confidence, correct)
+    result["selective"] = {
+        "at_threshold": selective.at_threshold(confidence, correct, result["uncertain_threshold"]),
+        "at_coverage_0.80": selective.accuracy_at_coverage(confidence, correct, 0.8),
+        "aurc": curve["aurc"],
+        "curve": {key: curve[key] for key in ("coverage", "accuracy", "thresholds")},
+    }
+    result["macro_f1_ci95"] = breakdown.macro_f1_with_interval(targets, probs.argmax(1))["ci95"]
+    source_array = np.asarray(sources, dtype=object)
+    for source, values in result.get("per_source", {}).items():
+        mine = source_array == source
+        values["macro_f1"] = breakdown.macro_f1_with_interval(targets[mine], probs[mine].argmax(1))
 
 
 def write_report(
@@ -340,6 +374,37 @@ def _plots(arrays: dict[str, Any], report: dict[str, Any], out: Path) -> list[Pa
     figure.savefig(path, dpi=100)
     plt.close(figure)
     written.append(path)
+    # Risk-coverage: accuracy on the answered frames against the fraction answered.
+    figure, axis = plt.subplots(figsize=(5.5, 4.2))
+    for kind in kinds:
+        chosen = report["models"][kind]["sets"][name]["selective"]
+        axis.step(
+            chosen["curve"]["coverage"],
+            chosen["curve"]["accuracy"],
+            where="post",
+            label=f"{kind} (AURC {chosen['aurc']:.3f})",
+        )
+        at = chosen["at_threshold"]
+        if at["answered"]:
+            axis.plot(
+                at["coverage"],
+                at["answered_accuracy"]["accuracy"],
+                "o",
+                label=f"{kind} at threshold {at['threshold']:.2f}",
+            )
+    axis.axhline(0.9, color="grey", linestyle=":", label="90% accuracy")
+    axis.axvline(0.8, color="grey", linestyle="--", label="80% coverage")
+    axis.set_xlabel("coverage (fraction of frames answered)")
+    axis.set_ylabel("accuracy on answered frames")
+    axis.set_xlim(0, 1.01)
+    axis.set_title(f"Risk–coverage on {name}", fontsize=10)
+    axis.legend(fontsize=7, loc="lower left")
+    figure.suptitle("Research tool, not a diagnostic device", fontsize=8)
+    figure.tight_layout()
+    path = out / "risk_coverage.png"
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    written.append(path)
     return written
 
 
@@ -366,6 +431,8 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
             f"{card['temperature']:.3f} (in SOFTMAX beta), TFLM arena {card['tflm_arena_bytes']} B",
             "",
         ]
+    if report.get("label_corrections"):
+        lines += [f"- {report['label_corrections']}"]
     for note_name, note in report.get("set_notes", {}).items():
         lines.append(
             f"- {note_name}: {note['seen_in_training_or_validation']} of {note['images']} images"
@@ -387,6 +454,30 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
             )
         lines.append("")
         for name, result in model_report["sets"].items():
+            if "study_labels" in result:
+                study = result["study_labels"]
+                lines.append(
+                    f"- {name}, study labels (as published, {study['relabelled_images']} "
+                    f"image(s) labelled otherwise here): {accuracy_text(study)}"
+                )
+        lines += [
+            "",
+            "Selective prediction (frames below the uncertain threshold are not answered):",
+            "",
+            "| set | at the card's threshold | answered accuracy at 80% coverage | AURC |",
+            "|---|---|---|---|",
+        ]
+        for name, result in model_report["sets"].items():
+            chosen = result["selective"]
+            at_80 = chosen["at_coverage_0.80"]
+            lines.append(
+                f"| {name} | {selective.describe(chosen['at_threshold'])} | "
+                f"{accuracy_text(at_80['answered_accuracy'])} (threshold "
+                f"{at_80['threshold']:.3f}, coverage {_pct(at_80['coverage'])}) | "
+                f"{chosen['aurc']:.4f} |"
+            )
+        lines.append("")
+        for name, result in model_report["sets"].items():
             lines += [f"### {kind} / {name}", "", "| class | precision | recall | F1 | support |"]
             lines += ["|---|---|---|---|---|"]
             for class_name, values in result["per_class"].items():
@@ -405,15 +496,19 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
             if len(result.get("per_source", {})) >= 1:
                 lines += ["", "Per source (shortcut audit):", ""]
                 lines += [
-                    "| source | n | accuracy (95% CI) | recall per class |",
-                    "|---|---|---|---|",
+                    "| source | n | accuracy (95% CI) | recall per class | macro-F1 (95% CI) |",
+                    "|---|---|---|---|---|",
                 ]
                 for source, values in result["per_source"].items():
                     recalls = ", ".join(
                         f"{k} {_pct(v)}" for k, v in values["per_class_recall"].items()
                     )
+                    macro = (
+                        breakdown.macro_f1_text(values["macro_f1"]) if "macro_f1" in values else ""
+                    )
                     lines.append(
-                        f"| {source} | {values['n']} | {accuracy_text(values)} | {recalls} |"
+                        f"| {source} | {values['n']} | {accuracy_text(values)} | {recalls} "
+                        f"| {macro} |"
                     )
             lines.append("")
     if "float_int8_agreement" in report:
@@ -446,6 +541,10 @@ def terminal_summary(report: dict[str, Any]) -> str:
             for source, values in result.get("per_source", {}).items():
                 if len(result["per_source"]) > 1:
                     lines.append(f"        {source:38s} acc {accuracy_text(values)}")
+            if "selective" in result:
+                lines.append(
+                    f"        answered: {selective.describe(result['selective']['at_threshold'])}"
+                )
     for name, value in report.get("float_int8_agreement", {}).items():
         lines.append(f"  float/int8 agreement on {name}: {_pct(value['agreement'])}")
     for note_name, note in report.get("set_notes", {}).items():
@@ -468,6 +567,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold", type=float, default=None, help="uncertain threshold")
     parser.add_argument("--out", default=None, help="folder for report.json/.md/.png")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument(
+        "--study-labels",
+        action="store_true",
+        help="score against the labels as published (no label-correction files applied)",
+    )
     parser.add_argument(
         "--update-card", action="store_true", help="store headline figures in the card's metrics"
     )
@@ -492,6 +596,19 @@ def headline(report: dict[str, Any]) -> dict[str, Any]:
                     "ci95": [round(v, 4) for v in values["accuracy_ci95"]],
                     "n": values["n"],
                 }
+            if "selective" in result:
+                at = result["selective"]["at_threshold"]
+                entry["selective"] = {
+                    "threshold": round(at["threshold"], 4),
+                    "coverage": round(at["coverage"], 4),
+                    "answered_accuracy": round(at["answered_accuracy"]["accuracy"], 4),
+                    "answered_ci95": [
+                        round(v, 4) for v in at["answered_accuracy"]["accuracy_ci95"]
+                    ],
+                    "aurc": round(result["selective"]["aurc"], 4),
+                }
+            if "study_labels" in result:
+                entry["study_labels_accuracy"] = round(result["study_labels"]["accuracy"], 4)
             figures[f"{kind}:{name}"] = entry
     for name, value in report.get("float_int8_agreement", {}).items():
         figures[f"agreement:{name}"] = round(value["agreement"], 4)
@@ -516,6 +633,7 @@ def main(argv: list[str] | None = None) -> int:
         threshold,
         progress=args.progress,
         config=preprocess.PreprocessConfig.from_dict(card.preprocess) if card else None,
+        study_labels=args.study_labels,
     )
     summary = terminal_summary(report)
     if args.update_card:

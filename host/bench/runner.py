@@ -95,6 +95,7 @@ class FrameSpec:
     name: str
     path: Path
     label: str | None
+    source: str | None = None  # samples.csv's source column, for per-source figures
 
 
 def list_frames(data_dir: Path, labels: tuple[str, ...]) -> list[FrameSpec]:
@@ -125,7 +126,8 @@ def list_frames(data_dir: Path, labels: tuple[str, ...]) -> list[FrameSpec]:
                     raise BenchDataError(
                         f"{manifest}: label {raw_label!r} of {row['file']} is not one of {labels}"
                     )
-                frames.append(FrameSpec(row["file"], path, label))
+                source = (row.get("source") or "").strip() or None
+                frames.append(FrameSpec(row["file"], path, label, source))
     else:
         for path in sorted(data_dir.rglob("*")):
             if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
@@ -179,7 +181,7 @@ class HostPipeline:
         # The device receives the frame after steps 1-3 and applies 4-5 itself,
         # exactly as the committed sample frames are stored.
         self.model_config = preprocess.PreprocessConfig.from_dict(model.preprocess)
-        self.send_config = dataclasses.replace(self.model_config, blur_kernel=0)
+        self.send_config = self.model_config.steps_1_to_3()
         self.oracle = tflm_oracle.Int8Model(model.tflite_path)
         # Decoding runs in parallel threads; the interpreter is used by one at a time.
         self._oracle_lock = threading.Lock()
@@ -433,6 +435,7 @@ class BenchRun:
             "frame": prepared.spec.name,
             "index": index,
             "label": prepared.spec.label,
+            "source": prepared.spec.source,
             "device_label": labels[result.label],
             "uncertain": result.uncertain,
             "top_prob": round(result.top_prob, 6),
