@@ -81,11 +81,34 @@ def convert_int8(
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    flatbuffer = bytes(converter.convert())
+    flatbuffer = _quiet_convert(converter)
     check_quantisation(flatbuffer)
     if strict_input:
         check_input_consumers(flatbuffer)
     return flatbuffer
+
+
+def _quiet_convert(converter) -> bytes:
+    """converter.convert() without its console dump (unless TensorFlow's logs are wanted).
+
+    Keras' SavedModel export, which the converter runs first, prints every endpoint and
+    captured tensor to stdout (~60 lines); and TensorFlow warns "Statistics for quantized
+    inputs were expected" for every full-int8 conversion from a representative dataset,
+    where no statistics apply (they are for quantisation-aware graphs).
+    """
+    import warnings
+
+    from tinyxray import tf_logging
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="Statistics for quantized inputs were expected", category=UserWarning
+        )
+        if tf_logging.wants_logs():
+            return bytes(converter.convert())
+        # The quantiser also prints "fully_quantize: 0, ..." from C++ straight to stdout.
+        with tf_logging.swallowed_stderr(stdout=True):
+            return bytes(converter.convert())
 
 
 def check_input_consumers(flatbuffer: bytes) -> None:

@@ -38,7 +38,6 @@ import argparse
 import csv
 import dataclasses
 import json
-import os
 import shlex
 import sys
 import time
@@ -48,7 +47,9 @@ from typing import Any
 import numpy as np
 
 from tinyxray import breakdown, folds, frame_cache, metrics, model, selective
+from tinyxray import train as train_cli  # its CLI helpers; it loads no TensorFlow on import
 from tinyxray.metrics import accuracy_text
+from tinyxray.paths import display_path
 
 PREDICTIONS_FILE = "predictions.csv"
 # The coverage the selective-prediction goal is stated at (answered frames >= 90 % right).
@@ -426,13 +427,10 @@ def compare(runs: list[Path]) -> str:
 
 def mcnemar_p(better: int, worse: int) -> float:
     """Exact two-sided McNemar p-value: a binomial test of `better` in better + worse at 0.5."""
-    from math import comb
+    from scipy.stats import binomtest
 
     total = better + worse
-    if total == 0:
-        return 1.0
-    tail = sum(comb(total, k) for k in range(min(better, worse) + 1)) / 2**total
-    return min(1.0, 2 * tail)
+    return float(binomtest(better, total, 0.5).pvalue) if total else 1.0
 
 
 def crossval(args: argparse.Namespace) -> dict[str, Any]:
@@ -474,7 +472,7 @@ def crossval(args: argparse.Namespace) -> dict[str, Any]:
                     }
                     for f in fold_list
                 ],
-                "data": [str(Path(r).resolve()) for r in args.data],
+                "data": [display_path(root) for root in args.data],
                 "teacher_cv": list(args.teacher_cv),
             },
             indent=2,
@@ -506,17 +504,25 @@ def crossval(args: argparse.Namespace) -> dict[str, Any]:
     return summary
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m tinyxray.crossval") -> argparse.ArgumentParser:
+    from tinyxray import arguments
+
     parser = argparse.ArgumentParser(
-        prog="python -m tinyxray.crossval",
+        prog=prog,
         description="Cross-validate a training recipe by patient group or by source, or "
         "compare runs.",
     )
-    parser.add_argument("--compare", nargs="+", metavar="RUN", help="compare finished runs")
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="RUN",
+        type=arguments.existing_dir,
+        help="compare finished runs",
+    )
     parser.add_argument("--preset", default="recommended", choices=sorted(model.PRESETS))
-    parser.add_argument("--data", nargs="+", help="dataset root folder(s)")
+    parser.add_argument("--data", nargs="+", type=arguments.existing_dir, help="dataset root(s)")
     parser.add_argument("--out", help="run folder (runs/<name>/)")
-    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--folds", type=arguments.int_at_least(2), default=3)
     parser.add_argument(
         "--by-source",
         action="store_true",
@@ -525,18 +531,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--in-source",
         metavar="RUN",
+        type=arguments.existing_dir,
         help="a finished K-fold run on the same data and seed: report each source's gap to it",
     )
-    parser.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
     parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset field"
+        "--epochs", type=arguments.positive_int, default=None, help="override the preset's epochs"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        type=train_cli.preset_override,
+        metavar="KEY=VALUE",
+        help="override a preset field",
     )
     parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--test-fraction", type=float, default=0.2)
-    parser.add_argument("--limit", type=int, default=0, help="use only N random images (smoke)")
+    parser.add_argument("--test-fraction", type=arguments.fraction_below_one, default=0.2)
+    parser.add_argument(
+        "--limit",
+        type=arguments.non_negative_int,
+        default=0,
+        help="use only N random images (smoke)",
+    )
     parser.add_argument(
         "--base",
         metavar="RUN",
+        type=arguments.existing_dir,
         help="start each fold from this finished run's trained fold model instead of training",
     )
     parser.add_argument(
@@ -544,6 +564,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=[],
         metavar="RUN",
+        type=arguments.existing_dir,
         help="distil from these finished runs' fold models (same folds; with --set distill=W)",
     )
     parser.add_argument(
@@ -552,24 +573,47 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not apply the datasets' label-correction files (the labels as published)",
     )
     parser.add_argument("--resume", action="store_true", help="skip finished folds")
+    parser.add_argument(
+        "--force", action="store_true", help="replace the cross-validation run already in --out"
+    )
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own logs")
     # train.fit_model reads these; cross-validation never refits.
     parser.set_defaults(teacher=[], refit=False)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m tinyxray.crossval") -> int:
+    from tinyxray import tf_logging, user_errors
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     args.argv = argv
     if args.compare:
-        print(compare([Path(run) for run in args.compare]), end="")
+        with user_errors.reporting_user_errors(parser.prog):
+            print(compare([Path(run) for run in args.compare]), end="")
         return 0
     if not args.data or not args.out:
         parser.error("--data and --out are required (or --compare RUN ...)")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    summary = crossval(args)
+    tf_logging.quiet_environment(args.verbose)
+    with user_errors.reporting_user_errors(parser.prog):
+        try:
+            train_cli.resolve_preset(args)
+        except ValueError as error:
+            raise user_errors.UserError(str(error)) from None
+        out = Path(args.out)
+        train_cli.prepare_out(out, args.resume, args.force, kind="cross-validation")
+        tf_logging.import_tensorflow(args.verbose)
+        try:
+            summary = crossval(args)
+        except KeyboardInterrupt:
+            print(
+                f"\ninterrupted: finished folds are kept in {out}/fold_*/; resume with: "
+                f"{train_cli.resume_command(parser.prog, argv)}",
+                file=sys.stderr,
+            )
+            return user_errors.EXIT_INTERRUPTED
     print(markdown(summary, summary["command"]))
     return 0
 

@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import hashlib
 import io
+import re
 import struct
 import warnings
 from collections.abc import Sequence
@@ -39,6 +40,22 @@ MIN_SIDE = 32
 # PIL's own guard is set deliberately to the same limit (it warns above it and raises above
 # twice it); `load_grayscale` checks the header size first so the error names the reason.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+def too_large_reason(
+    error: Exception | None = None, pixels: int | None = None, size: tuple[int, int] | None = None
+) -> str:
+    """The skip reason for an image above MAX_PIXELS, naming the one limit.
+
+    PIL's own decompression-bomb messages quote twice its limit above that; ours always
+    says MAX_PIXELS (with the image's pixel count, read from PIL's message if needed).
+    """
+    if pixels is None and error is not None:
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        pixels = int(found.group(1)) if found else None
+    dimensions = f"{size[0]}x{size[1]} = " if size else ""
+    count = f"{dimensions}{pixels:,} pixels" if pixels is not None else "more pixels"
+    return f"too large: {count} > {MAX_PIXELS:,} (the decompression-bomb limit)"
 
 
 class ImageError(ValueError):
@@ -116,14 +133,12 @@ def decode_grayscale(data: bytes, name: str = "<bytes>") -> np.ndarray:
         except UnidentifiedImageError as error:
             raise ImageError(name, "not an image (format not recognised)") from error
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-            raise ImageError(name, f"too large: decompression-bomb limit ({error})") from error
+            raise ImageError(name, too_large_reason(error)) from error
         except (OSError, SyntaxError, ValueError) as error:
             raise ImageError(name, f"corrupt header: {error}") from error
         width, height = image.size
         if width * height > MAX_PIXELS:
-            raise ImageError(
-                name, f"too large: {width}x{height} = {width * height} pixels > {MAX_PIXELS}"
-            )
+            raise ImageError(name, too_large_reason(pixels=width * height, size=image.size))
         if min(width, height) < MIN_SIDE:
             raise ImageError(name, f"too small: {width}x{height}, minimum side {MIN_SIDE}")
         try:
@@ -459,27 +474,38 @@ def golden_header(vectors: Sequence[GoldenVector] | None = None) -> str:
     return "".join(parts)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tinyxray.preprocess", description=__doc__)
+def main(argv: Sequence[str] | None = None, prog: str = "python -m tinyxray.preprocess") -> int:
+    from tinyxray import arguments, user_errors
+
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     golden = commands.add_parser("golden", help="write the golden-vector C header")
     golden.add_argument(
         "out", type=Path, help="e.g. firmware/test/test_preprocess/golden_vectors.h"
     )
     frame = commands.add_parser("frame", help="preprocess one file and write a PNG")
-    frame.add_argument("image", type=Path)
-    frame.add_argument("out", type=Path)
-    frame.add_argument("--size", type=int, default=96)
+    frame.add_argument("image", type=arguments.existing_file)
+    frame.add_argument("out", type=Path, help="output image (.png; the suffix picks the format)")
+    frame.add_argument("--size", type=arguments.positive_int, default=96)
     frame.add_argument("--no-blur", action="store_true", help="steps 1-3 only (sample frames)")
     args = parser.parse_args(argv)
-    if args.command == "golden":
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(golden_header())
-        print(f"wrote {args.out}")
-    else:
-        kernel = 0 if args.no_blur else 3
-        config = PreprocessConfig(size=args.size, blur_kernel=kernel)
-        Image.fromarray(preprocess_file(args.image, config)).save(args.out)
+    with user_errors.reporting_user_errors(f"{prog} {args.command}"):
+        user_errors.check_writable_folder(args.out.parent.resolve(), "output folder")
+        if args.command == "golden":
+            args.out.write_text(golden_header())
+        else:
+            if args.out.suffix.lower() not in Image.registered_extensions():
+                raise user_errors.UserError(
+                    f"{args.out}: unknown image suffix {args.out.suffix or '(none)'!r}; use .png"
+                )
+            kernel = 0 if args.no_blur else 3
+            config = PreprocessConfig(size=args.size, blur_kernel=kernel)
+            try:
+                frame_pixels = preprocess_file(args.image, config)
+            except ImageError as error:
+                # Raised by this module, which may run as __main__ (another ImageError class).
+                raise user_errors.UserError(str(error)) from None
+            Image.fromarray(frame_pixels).save(args.out)
         print(f"wrote {args.out}")
     return 0
 

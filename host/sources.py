@@ -27,10 +27,6 @@ PATIENT_COLUMNS = ("patient_id", "patientid", "patient")
 NIH_NAME = re.compile(r"^(\d{8})_\d{3}$")
 
 
-class PatientTableError(ValueError):
-    """A patient table is malformed (the message names the file)."""
-
-
 def patient_table(root: Path) -> tuple[Path | None, dict[str, str]]:
     """(table path, {file inside the root: patient id}) of the first table found, or (None, {})."""
     for name in PATIENT_TABLES:

@@ -27,8 +27,10 @@ from typing import Any
 import numpy as np
 
 from tinyxray import data, model, preprocess
+from tinyxray.paths import display_path
 
 SPLIT_FILE = "split.csv"
+RUN_CONFIG = "config.json"
 
 
 def set_determinism(seed: int) -> None:
@@ -44,7 +46,12 @@ def scan(roots: list[str], study_labels: bool = False) -> data.DatasetScan:
     `study_labels` (the labels as published)."""
     scan_result = data.scan_datasets(roots, corrections=not study_labels)
     if not scan_result.records:
-        raise SystemExit(f"no images found under {roots}")
+        unusable = scan_result.skipped
+        example = f" (first {unusable[0][0]}: {unusable[0][1]})" if unusable else ""
+        raise data.DatasetError(
+            f"no usable image under {', '.join(map(str, roots))}: "
+            f"{len(unusable)} file(s) skipped{example}"
+        )
     return scan_result
 
 
@@ -152,7 +159,7 @@ def load_teacher(run_dirs: list[str]):
     for number, run in enumerate(run_dirs):
         member = keras.models.load_model(Path(run) / "model_float.keras", compile=False)
         temperature = model_card.load(Path(run)).temperature
-        logits = keras.Model(member.inputs, member.get_layer("logits").output, name=f"t{number}")
+        logits = keras.Model(member.input, member.get_layer("logits").output, name=f"t{number}")
         outputs.append(keras.layers.Softmax()(logits(inputs) / temperature))
     mean = outputs[0] if len(outputs) == 1 else keras.layers.Average()(outputs)
     teacher = keras.Model(inputs, mean, name="teacher")
@@ -352,6 +359,7 @@ def fit_model(
         epochs=preset.epochs,
         callbacks=callbacks,
         verbose=0 if args.quiet else 2,
+        shuffle=False,  # make_dataset shuffles; Keras cannot shuffle a tf.data.Dataset
     )
     return keras_model, time.time() - started
 
@@ -396,6 +404,7 @@ def quantisation_aware_finetune(
             keras.callbacks.CSVLogger(str(out / f"{stage}qat_history.csv")),
         ],
         verbose=0 if args.quiet else 2,
+        shuffle=False,  # make_dataset shuffles; Keras cannot shuffle a tf.data.Dataset
     )
     qat.export_weights(twin, folded)
     return folded
@@ -548,13 +557,13 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "command": command,
         "preset": preset.to_dict(),
         "seed": args.seed,
-        "data": [str(Path(root).resolve()) for root in args.data],
+        "data": [display_path(root) for root in args.data],
         "preprocess": config.__dict__ if not hasattr(config, "to_dict") else config.to_dict(),
         "test_fraction": args.test_fraction,
         "limit": args.limit,
         "versions": _versions(),
     }
-    (out / "config.json").write_text(json.dumps(run_config, indent=2, default=str) + "\n")
+    (out / RUN_CONFIG).write_text(json.dumps(run_config, indent=2, default=str) + "\n")
 
     prepared = prepare_data(args, preset, config, out)
     records, frames, labels, index = (
@@ -813,28 +822,44 @@ def _versions() -> dict[str, str]:
     return versions
 
 
+def parse_override(item: str) -> tuple[str, Any]:
+    """One --set KEY=VALUE, typed by the Preset field; ValueError naming the problem."""
+    fields = {field.name for field in dataclasses.fields(model.Preset)} - {"name"}
+    key, sep, value = item.partition("=")
+    if not sep or key not in fields:
+        raise ValueError(
+            f"{item!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(fields))}"
+        )
+    default = getattr(model.PRESETS["case1"], key)
+    try:
+        if key in ("stem_filters", "max_blocks"):
+            return key, None if value.lower() == "none" else int(value)
+        if isinstance(default, bool):
+            if value.lower() not in ("1", "true", "yes", "0", "false", "no"):
+                raise ValueError
+            return key, value.lower() in ("1", "true", "yes")
+        if isinstance(default, int):
+            return key, int(value)
+        if isinstance(default, float):
+            return key, float(value)
+    except ValueError:
+        kind = "true or false" if isinstance(default, bool) else type(default).__name__
+        raise ValueError(f"{item!r}: {key} takes {kind}, not {value!r}") from None
+    return key, value
+
+
 def parse_overrides(items: list[str]) -> dict[str, Any]:
     """--set key=value pairs typed by the Preset field (e.g. bn_momentum=0.99 augment=false)."""
-    import dataclasses
+    return dict(parse_override(item) for item in items)
 
-    fields = {field.name: field for field in dataclasses.fields(model.Preset)}
-    overrides: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or key not in fields or key == "name":
-            raise SystemExit(f"--set {item!r}: expected KEY=VALUE with KEY in {sorted(fields)}")
-        default = getattr(model.PRESETS["case1"], key)
-        if isinstance(default, bool):
-            overrides[key] = value.lower() in ("1", "true", "yes")
-        elif isinstance(default, int) and key not in ("stem_filters", "max_blocks"):
-            overrides[key] = int(value)
-        elif isinstance(default, float):
-            overrides[key] = float(value)
-        elif key in ("stem_filters", "max_blocks"):
-            overrides[key] = None if value.lower() == "none" else int(value)
-        else:
-            overrides[key] = value
-    return overrides
+
+def preset_override(text: str) -> str:
+    """argparse type= for --set: checks KEY=VALUE at parse time (resolve_preset types it)."""
+    try:
+        parse_override(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def resolve_preset(args: argparse.Namespace) -> model.Preset:
@@ -845,16 +870,27 @@ def resolve_preset(args: argparse.Namespace) -> model.Preset:
     return model.get_preset(args.preset, **overrides)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m tinyxray.train") -> argparse.ArgumentParser:
+    from tinyxray import arguments
+
     parser = argparse.ArgumentParser(
-        prog="python -m tinyxray.train", description="Train, convert and package a tinyxray model."
+        prog=prog, description="Train, convert and package a tinyxray model."
     )
     parser.add_argument("--preset", default="recommended", choices=sorted(model.PRESETS))
-    parser.add_argument("--data", nargs="+", required=True, help="dataset root folder(s)")
-    parser.add_argument("--out", required=True, help="run folder (runs/<name>/)")
-    parser.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
     parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset field"
+        "--data", nargs="+", required=True, type=arguments.existing_dir, help="dataset root(s)"
+    )
+    parser.add_argument("--out", required=True, help="run folder (runs/<name>/)")
+    parser.add_argument(
+        "--epochs", type=arguments.positive_int, default=None, help="override the preset's epochs"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        type=preset_override,
+        metavar="KEY=VALUE",
+        help="override a preset field",
     )
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument(
@@ -862,11 +898,20 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=[],
         metavar="RUN",
+        type=arguments.existing_dir,
         help="distil from these trained run folders (their averaged calibrated outputs)",
     )
-    parser.add_argument("--test-fraction", type=float, default=0.2)
-    parser.add_argument("--limit", type=int, default=0, help="use only N random images (smoke)")
+    parser.add_argument("--test-fraction", type=arguments.fraction_below_one, default=0.2)
+    parser.add_argument(
+        "--limit",
+        type=arguments.non_negative_int,
+        default=0,
+        help="use only N random images (smoke)",
+    )
     parser.add_argument("--resume", action="store_true", help="continue from checkpoints")
+    parser.add_argument(
+        "--force", action="store_true", help="replace the training run already in --out"
+    )
     parser.add_argument(
         "--refit",
         action="store_true",
@@ -889,15 +934,82 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", default="1.0.0")
     parser.add_argument("--no-evaluate", dest="evaluate", action="store_false")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own logs")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def prepare_out(out: Path, resume: bool, force: bool, kind: str = "training") -> Path:
+    """Checks --out before any work: a run already there needs --resume or --force.
+
+    --force removes the old run (so no old report/ stays beside a new model); a folder
+    holding other files is refused either way. The folder must be writable.
+    """
+    from tinyxray import user_errors
+
+    holds_run = (out / RUN_CONFIG).is_file()
+    if holds_run and not resume:
+        if not force:
+            raise user_errors.UserError(
+                f"--out {out} already holds a {kind} run: continue it with --resume, "
+                "replace it with --force, or choose another --out"
+            )
+        shutil.rmtree(out)
+    elif out.is_dir() and not holds_run and any(out.iterdir()):
+        raise user_errors.UserError(
+            f"--out {out} is not empty and holds no {kind} run; choose a new or empty folder"
+        )
+    return user_errors.check_writable_folder(out)
+
+
+def resume_command(prog: str, argv: list[str]) -> str:
+    """The command line that continues this run: the same arguments with --resume."""
+    kept = [argument for argument in argv if argument != "--force"]
+    if "--resume" not in kept:
+        kept.append("--resume")
+    return " ".join([prog, *(shlex.quote(argument) for argument in kept)])
+
+
+def interrupted_message(out: Path, prog: str, argv: list[str]) -> str:
+    """One line for Ctrl-C: where the last checkpoint is and how to resume."""
+    checkpoints = out / "checkpoints"
+    epochs = {
+        stage: len((out / f"{stage}history.csv").read_text().splitlines()) - 1
+        for stage in ("", "refit_")
+        if (out / f"{stage}history.csv").is_file()
+    }
+    if not checkpoints.is_dir() or not any(count > 0 for count in epochs.values()):
+        return (
+            f"interrupted before the first epoch finished; nothing to resume yet "
+            f"(start again with: {resume_command(prog, argv)})"
+        )
+    stage = "refit" if epochs.get("refit_", 0) > 0 else "training"
+    done = epochs.get("refit_" if stage == "refit" else "", 0)
+    return (
+        f"interrupted: the last checkpoint ({stage}, epoch {done}) is in {checkpoints}; "
+        f"resume with: {resume_command(prog, argv)}"
+    )
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m tinyxray.train") -> int:
+    from tinyxray import tf_logging, user_errors
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
     args.argv = argv
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    summary = train(args)
+    tf_logging.quiet_environment(args.verbose)
+    with user_errors.reporting_user_errors(parser.prog):
+        try:
+            resolve_preset(args)
+        except ValueError as error:
+            raise user_errors.UserError(str(error)) from None
+        prepare_out(Path(args.out), args.resume, args.force)
+        tf_logging.import_tensorflow(args.verbose)
+        try:
+            summary = train(args)
+        except KeyboardInterrupt:
+            print("\n" + interrupted_message(Path(args.out), parser.prog, argv), file=sys.stderr)
+            return user_errors.EXIT_INTERRUPTED
     print(
         f"trained {summary['preset']}: {summary['images']} images,"
         f" fit {summary['fit_seconds']:.0f}s,"
@@ -920,6 +1032,7 @@ def main(argv: list[str] | None = None) -> int:
                 "--out",
                 str(Path(args.out) / "report"),
                 "--update-card",
+                *(["--verbose"] if args.verbose else []),
             ]
         )
     return 0

@@ -110,6 +110,9 @@ def test_full_run_writes_reports(
         "records": 6,
         "labelled": 5,
         "duplicates": [],
+        "skipped": 0,
+        "skipped_files": [],
+        "unlabelled": {"other": 1},
         "missing": 0,
     }
     assert report["agreement"]["scores_identical"] == 6

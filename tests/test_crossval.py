@@ -45,7 +45,9 @@ def test_summary_by_hand() -> None:
 
 
 @pytest.mark.slow
-def test_crossval_scores_every_pool_image_once(tmp_path: Path, monkeypatch) -> None:
+def test_crossval_scores_every_pool_image_once(
+    tmp_path: Path, monkeypatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("TINYXRAY_CACHE", str(tmp_path / "cache"))
     root = write_synthetic_dataset(tmp_path / "data")
     run = tmp_path / "cv"
@@ -79,10 +81,12 @@ def test_crossval_scores_every_pool_image_once(tmp_path: Path, monkeypatch) -> N
     assert crossval.main([*arguments, *options]) == 0
     assert (tuned / "fold_0" / "qat_history.csv").is_file()
     assert [row["path"] for row in crossval.read_rows(tuned)] == [row["path"] for row in rows]
-    with pytest.raises(SystemExit, match="scored other images"):
+    with pytest.raises(SystemExit) as exit_info:
         crossval.main(
             [*arguments, "--folds", "3", "--base", str(run), "--out", str(tmp_path / "x")]
         )
+    assert exit_info.value.code == 2
+    assert "scored other images" in capsys.readouterr().err
 
 
 def test_compare_refuses_runs_on_other_folds(tmp_path: Path) -> None:
@@ -100,10 +104,12 @@ def test_compare_refuses_runs_on_other_folds(tmp_path: Path) -> None:
         crossval.compare([tmp_path / "missing"])
 
 
-def test_distillation_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="cannot be cross-validated"):
+def test_distillation_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
         arguments = ["--preset", "tiny", "--data", str(tmp_path), "--out", str(tmp_path / "o")]
         crossval.main([*arguments, "--set", "distill=0.5"])
+    assert exit_info.value.code == 2
+    assert "cannot be cross-validated" in capsys.readouterr().err
 
 
 def _two_sources(root: Path) -> list[str]:
@@ -163,10 +169,12 @@ def test_leave_one_source_out_trains_on_the_other_sources(tmp_path: Path, monkey
 
 
 def test_leave_one_source_out_needs_two_sources_sharing_a_class(
-    tmp_path: Path, monkeypatch
+    tmp_path: Path, monkeypatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("TINYXRAY_CACHE", str(tmp_path / "cache"))
     root = write_synthetic_dataset(tmp_path / "data")
     arguments = ["--by-source", "--preset", "tiny", "--data", str(root), "--quiet"]
-    with pytest.raises(SystemExit, match="at least two sources"):
+    with pytest.raises(SystemExit) as exit_info:
         crossval.main([*arguments, "--out", str(tmp_path / "o")])
+    assert exit_info.value.code == 2
+    assert "at least two sources that share a class" in capsys.readouterr().err

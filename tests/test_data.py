@@ -108,7 +108,7 @@ def test_unknown_class_folder_and_mixed_layout_raise(tmp_path: Path) -> None:
         data.scan_dataset(tmp_path / "a")
     write_image(tmp_path / "b" / "train" / "Normal" / "x.png")
     write_image(tmp_path / "b" / "Normal" / "y.png")
-    with pytest.raises(data.UnknownClassError, match="mixes split folders"):
+    with pytest.raises(data.DatasetError, match="mixes split folders"):
         data.scan_dataset(tmp_path / "b")
     with pytest.raises(FileNotFoundError):
         data.scan_dataset(tmp_path / "absent")

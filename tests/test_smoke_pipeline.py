@@ -43,7 +43,7 @@ def _dataset(tmp_path: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_smoke_pipeline(tmp_path, monkeypatch):
+def test_smoke_pipeline(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TINYXRAY_CACHE", str(tmp_path / "cache"))
     roots = _dataset(tmp_path)
     run = tmp_path / "run"
@@ -123,5 +123,7 @@ def test_smoke_pipeline(tmp_path, monkeypatch):
     assert (student / "qat_history.csv").is_file() and (student / "refit_qat_history.csv").is_file()
     summary_student = json.loads((student / "train_summary.json").read_text())
     assert "after_qat" in summary_student["bn"]
-    with pytest.raises(SystemExit, match="distillation needs both"):
-        train.main([*argv, "--quiet", "--no-evaluate", "--teacher", str(run)])
+    with pytest.raises(SystemExit) as exit_info:
+        train.main([*argv, "--quiet", "--no-evaluate", "--teacher", str(run), "--force"])
+    assert exit_info.value.code == 2
+    assert "distillation needs both" in capsys.readouterr().err

@@ -87,6 +87,8 @@ def build_report(
     records: list[dict[str, Any]],
     sessions: list[dict[str, Any]],
     frames_total: int,
+    skipped: list[dict[str, Any]] | None = None,
+    unlabelled: dict[str, int] | None = None,
     model: Any,
     info: protocol.DeviceInfo | None,
     run_dir: Path,
@@ -94,6 +96,11 @@ def build_report(
     """All figures of a run folder."""
     labels = list(model.labels)
     counts = Counter(record["frame"] for record in records)
+    # A frame skipped in one session and sent in a later one (the file was fixed) counts
+    # as done; otherwise its latest reason is reported.
+    skipped_reasons = {
+        entry["frame"]: entry["reason"] for entry in skipped or [] if entry["frame"] not in counts
+    }
     duplicates = sorted(frame for frame, count in counts.items() if count > 1)
     device_fields = info.fields if info is not None else (sessions[-1].get("device") or {})
     backend = device_fields.get("backend", "?")
@@ -177,7 +184,12 @@ def build_report(
             "records": len(records),
             "labelled": len(labelled),
             "duplicates": duplicates,
-            "missing": frames_total - len(counts),
+            "skipped": len(skipped_reasons),
+            "skipped_files": [
+                {"frame": frame, "reason": reason} for frame, reason in skipped_reasons.items()
+            ],
+            "unlabelled": unlabelled or {},
+            "missing": frames_total - len(counts) - len(skipped_reasons),
         },
         "accuracy": {
             "device": _accuracy(device_correct, len(labelled)),
@@ -209,6 +221,7 @@ def build_report(
         "link": link,
         "sessions": len(sessions),
         "resets": sum(session.get("resets", 0) for session in sessions),
+        "board_restarts": sum(session.get("board_restarts", 0) for session in sessions),
     }
 
 
@@ -248,8 +261,10 @@ def format_summary(report: dict[str, Any]) -> str:
         f"tinyxray bench — {report['disclaimer']}",
         f"device   {device.get('board', '?')} firmware {device.get('firmware', '?')} "
         f"backend {agreement['backend']} model {report['model']['sha256'][:12]}",
-        f"frames   {frames['done']}/{frames['total']} done, {frames['missing']} missing, "
-        f"{len(frames['duplicates'])} duplicated, {report['resets']} reset(s) survived",
+        f"frames   {frames['done']}/{frames['total']} done, {frames['skipped']} skipped, "
+        f"{frames['missing']} missing, {len(frames['duplicates'])} duplicated, "
+        f"{report['resets']} reset(s) survived"
+        + (f" ({report['board_restarts']} board restart(s))" if report["board_restarts"] else ""),
         f"accuracy device {_accuracy_text(accuracy['device'])}",
         f"         host int8 {_accuracy_text(accuracy['host_int8'])}",
         f"agree    scores identical {agreement['scores_identical']}/{agreement['n']}, "
@@ -277,6 +292,13 @@ def format_summary(report: dict[str, Any]) -> str:
         f"({_pct(link.get('overhead_fraction_per_frame'))} of the pixels)",
         f"report   {report['run_dir']}/report.md",
     ]
+    if frames["skipped"]:
+        first = frames["skipped_files"][0]
+        lines.insert(
+            3,
+            f"skipped  {frames['skipped']} unusable file(s), e.g. {first['frame']}: "
+            f"{first['reason']}; all reasons in report.md",
+        )
     return "\n".join(lines)
 
 
@@ -382,9 +404,33 @@ def _markdown(report: dict[str, Any]) -> str:
         f"reconnects {stats.get('reconnects', 0)}, resets {report['resets']} (all sessions), "
         f"discarded frames {stats.get('discarded_frames', 0)}",
         f"- Frames {report['frames']['done']}/{report['frames']['total']}, "
-        f"duplicates {len(report['frames']['duplicates'])}, sessions {report['sessions']}",
+        f"skipped {report['frames']['skipped']}, "
+        f"duplicates {len(report['frames']['duplicates'])}, sessions {report['sessions']}, "
+        f"virtual-board restarts {report.get('board_restarts', 0)}",
         "",
     ]
+    frames = report["frames"]
+    if frames["unlabelled"]:
+        lines += [
+            "## Unlabelled frames",
+            "",
+            "Counted for agreement and cost, not for accuracy: no parent folder names a model",
+            "label.",
+            "",
+            "| folder | frames |",
+            "|---|---|",
+            *(f"| {folder}/ | {count} |" for folder, count in frames["unlabelled"].items()),
+            "",
+        ]
+    if frames["skipped_files"]:
+        lines += [
+            f"## Skipped files ({frames['skipped']})",
+            "",
+            "These files could not be used (the same checks as `tinyxray evaluate`):",
+            "",
+            *(f"- {entry['frame']}: {entry['reason']}" for entry in frames["skipped_files"]),
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -410,18 +456,59 @@ def _plots(report: dict[str, Any], records: list[dict[str, Any]], run_dir: Path)
     figure.savefig(run_dir / "confusion.png", dpi=110)
     pyplot.close(figure)
 
-    figure, (cost_axes, rtt_axes) = pyplot.subplots(1, 2, figsize=(9, 3.6))
-    costs = [record["infer_cost"] for record in records]
-    cost_axes.hist(costs or [0], bins=30, color="tab:blue")
-    cost_axes.set_xlabel(f"inference cost ({report['cost']['unit']})")
-    cost_axes.set_ylabel("frames")
-    round_trips = [1000 * record["round_trip_s"] for record in records]
-    rtt_axes.hist(round_trips or [0], bins=30, color="tab:orange")
-    rtt_axes.set_xlabel("round trip per frame (ms)")
-    figure.suptitle("Latency per frame", fontsize=10)
-    figure.tight_layout()
+    figure = latency_figure(report, records)
     figure.savefig(run_dir / "latency.png", dpi=110)
     pyplot.close(figure)
+
+
+def latency_figure(report: dict[str, Any], records: list[dict[str, Any]]) -> Any:
+    """Histograms of the inference cost (in readable units) and the round trip per frame."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, (cost_axes, rtt_axes) = pyplot.subplots(1, 2, figsize=(9, 3.6))
+    scale, unit = readable_cost_unit(report["cost"]["unit"])
+    _histogram(cost_axes, [scale * record["infer_cost"] for record in records], "tab:blue")
+    cost_axes.set_xlabel(f"inference cost per frame ({unit})")
+    cost_axes.set_ylabel("frames")
+    _histogram(rtt_axes, [1000 * record["round_trip_s"] for record in records], "tab:orange")
+    rtt_axes.set_xlabel("round trip per frame (ms)")
+    rtt_axes.set_ylabel("frames")
+    figure.suptitle("Latency per frame", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+# Device cost units -> (factor, unit shown): millions of instructions, milliseconds.
+READABLE_UNITS: dict[str, tuple[float, str]] = {
+    "instructions": (1e-6, "M instructions"),
+    "cycles": (1e-6, "M cycles"),
+    "ns": (1e-6, "ms"),
+    "us": (1e-3, "ms"),
+    "µs": (1e-3, "ms"),
+    "ms": (1.0, "ms"),
+}
+
+
+def readable_cost_unit(unit: str) -> tuple[float, str]:
+    """The factor and unit a cost histogram uses for the device's `cost_unit`."""
+    return READABLE_UNITS.get(unit, (1.0, unit))
+
+
+def _histogram(axes: Any, values: list[float], color: str) -> None:
+    """A histogram with whole-number counts and plain tick labels (no 1e7 offset)."""
+    from matplotlib import ticker
+
+    data = np.asarray(values or [0.0], dtype=np.float64)
+    spread = float(data.max() - data.min())
+    bins = 1 if spread == 0 else min(30, max(1, len(np.histogram_bin_edges(data, "auto")) - 1))
+    axes.hist(data, bins=bins, color=color)
+    axes.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+    axes.xaxis.set_major_locator(ticker.MaxNLocator(nbins=5))
+    axes.xaxis.set_major_formatter(ticker.ScalarFormatter(useOffset=False))
+    axes.ticklabel_format(axis="x", style="plain", useOffset=False)
 
 
 def write_report(report: dict[str, Any], run_dir: Path) -> None:
