@@ -27,6 +27,25 @@ PATIENT_COLUMNS = ("patient_id", "patientid", "patient")
 NIH_NAME = re.compile(r"^(\d{8})_\d{3}$")
 
 
+def image_table(root: Path) -> dict[str, dict[str, str]]:
+    """Every column a root's patient/metadata table gives per image ({file: row}), or {}.
+
+    Column names are lower case; used for attribution (licence, source URL) of samples.
+    """
+    for name in PATIENT_TABLES:
+        path = Path(root) / name
+        if not path.is_file():
+            continue
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = [
+                {key.strip().lower(): (value or "").strip() for key, value in row.items() if key}
+                for row in csv.DictReader(handle)
+            ]
+        if rows and FILE_COLUMN in rows[0]:
+            return {Path(row[FILE_COLUMN]).as_posix(): row for row in rows if row[FILE_COLUMN]}
+    return {}
+
+
 def patient_table(root: Path) -> tuple[Path | None, dict[str, str]]:
     """(table path, {file inside the root: patient id}) of the first table found, or (None, {})."""
     for name in PATIENT_TABLES:
