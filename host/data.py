@@ -13,6 +13,11 @@ Class names map to the canonical labels Covid / Normal / Pneumonia through `LABE
 checked cheaply here (header decode, size limits); anything unusable lands in
 `DatasetScan.skipped` with a reason instead of raising. Full decoding happens later
 (tinyxray.frame_cache), which reports failures too.
+
+Each record keeps its source (the root's folder name unless named) and its patient id where
+the root says (`tinyxray.sources`: patients.csv / metadata.csv tables, NIH file names). The
+root's label-correction file (`tinyxray.label_corrections`) is applied unless
+``corrections=False`` (the labels as published, for comparison with a study).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from tinyxray import preprocess
+from tinyxray import label_corrections, preprocess, sources
 
 LABELS = ("Covid", "Normal", "Pneumonia")
 
@@ -65,8 +70,6 @@ IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 )
 CLASSES_CSV = "_classes.csv"
-# NIH ChestX-ray8 names: 8-digit patient id, "_", 3-digit follow-up number.
-NIH_NAME = re.compile(r"^(\d{8})_\d{3}$")
 
 
 class DatasetError(ValueError):
@@ -86,10 +89,17 @@ class ImageRecord:
     source: str
     original_split: str | None = None
     patient_id: str | None = None
+    # The dataset's own label when a label correction changed it (None: unchanged).
+    published_label: str | None = None
 
     @property
     def label_index(self) -> int:
         return LABELS.index(self.label)
+
+    @property
+    def study_label(self) -> str:
+        """The label as the dataset publishes it (what a study trained and tested on)."""
+        return self.published_label or self.label
 
 
 @dataclasses.dataclass
@@ -98,10 +108,20 @@ class DatasetScan:
 
     records: list[ImageRecord] = dataclasses.field(default_factory=list)
     skipped: list[tuple[Path, str]] = dataclasses.field(default_factory=list)
+    corrections: list[label_corrections.Outcome] = dataclasses.field(default_factory=list)
+    corrections_applied: bool = True  # False: the labels as published (--study-labels)
 
     def extend(self, other: DatasetScan) -> None:
         self.records.extend(other.records)
         self.skipped.extend(other.skipped)
+        self.corrections.extend(other.corrections)
+        self.corrections_applied = self.corrections_applied and other.corrections_applied
+
+    def corrections_line(self) -> str:
+        """What the reports say about label corrections."""
+        if not self.corrections_applied:
+            return "Label corrections: not applied (--study-labels: the labels as published)."
+        return label_corrections.describe(self.corrections)
 
     def counts(self) -> dict[str, int]:
         """Image counts by "source/split/label" (split "-" when the source has none)."""
@@ -152,8 +172,7 @@ def files_below(folder: Path) -> list[Path]:
 
 def patient_id_from_name(path: Path) -> str | None:
     """The patient id encoded in a file name, where the naming scheme is known (NIH)."""
-    match = NIH_NAME.match(path.stem)
-    return match.group(1) if match else None
+    return sources.patient_id_from_name(path)
 
 
 def check_image_header(path: Path) -> str | None:
@@ -180,13 +199,20 @@ def check_image_header(path: Path) -> str | None:
     return None
 
 
-def scan_dataset(root: str | Path, source: str | None = None, decode: bool = False) -> DatasetScan:
-    """Scans one dataset root. `decode=True` also fully decodes every image (slow)."""
+def scan_dataset(
+    root: str | Path, source: str | None = None, decode: bool = False, corrections: bool = True
+) -> DatasetScan:
+    """Scans one dataset root. `decode=True` also fully decodes every image (slow).
+
+    Patient ids come from the root's patient table or the file names (`tinyxray.sources`);
+    with `corrections` (default) the root's label-correction file is applied.
+    """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"dataset root {root} is not a directory")
-    source = source or root.resolve().name
-    scan = DatasetScan()
+    folder_name = root.resolve().name
+    source = source or folder_name
+    scan = DatasetScan(corrections_applied=corrections)
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     split_dirs = [p for p in subdirs if canonical_split(p.name)]
     if split_dirs:
@@ -207,20 +233,52 @@ def scan_dataset(root: str | Path, source: str | None = None, decode: bool = Fal
         if class_dirs:
             raise DatasetError(f"{root}: the class folders {', '.join(class_dirs)} hold no images")
         raise DatasetError(f"{root}: no class folders ({', '.join(LABELS)}) or {CLASSES_CSV} found")
+    _, table = sources.patient_table(root)
+    scan.records = [
+        dataclasses.replace(record, patient_id=sources.patient_id(record.path, root, table))
+        for record in scan.records
+    ]
+    correction_path = label_corrections.correction_file(root, folder_name)
+    if corrections and correction_path is not None:
+        try:
+            table_of_corrections = label_corrections.read(correction_path)
+        except label_corrections.CorrectionFileError as error:
+            raise DatasetError(str(error)) from None
+        kept, outcomes = label_corrections.apply(scan.records, root, source, table_of_corrections)
+        kept_paths = {record.path for record in kept}
+        scan.skipped += [
+            (record.path, f"excluded by the label-correction file {correction_path.name}")
+            for record in scan.records
+            if record.path not in kept_paths
+        ]
+        scan.records = kept
+        scan.corrections = outcomes
     return scan
 
 
 def scan_datasets(
-    roots: Iterable[str | Path], sources: Sequence[str | None] | None = None, decode: bool = False
+    roots: Iterable[str | Path],
+    names: Sequence[str | None] | None = None,
+    decode: bool = False,
+    corrections: bool = True,
 ) -> DatasetScan:
-    """Scans and combines several roots; each record keeps its source name."""
+    """Scans and combines any number of roots; each record keeps its source name."""
     roots = list(roots)
-    names = list(sources) if sources is not None else [None] * len(roots)
+    names = list(names) if names is not None else [None] * len(roots)
     if len(names) != len(roots):
         raise ValueError("give one source name per root")
-    combined = DatasetScan()
+    combined = DatasetScan(corrections_applied=corrections)
+    seen: dict[str, Path] = {}
     for root, name in zip(roots, names, strict=True):
-        combined.extend(scan_dataset(root, name, decode))
+        scan = scan_dataset(root, name, decode, corrections)
+        for source in {record.source for record in scan.records}:
+            if source in seen:
+                raise DatasetError(
+                    f"two roots have the source name {source!r} ({seen[source]}, {root}): "
+                    "name them apart (--source) so their images keep their sources"
+                )
+            seen[source] = Path(root)
+        combined.extend(scan)
     return combined
 
 
@@ -295,6 +353,5 @@ def _add_file(
             label=label,
             source=source,
             original_split=split,
-            patient_id=patient_id_from_name(path),
         )
     )

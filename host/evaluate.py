@@ -22,7 +22,16 @@ from typing import Any
 
 import numpy as np
 
-from tinyxray import arguments, data, metrics, model_card, preprocess, user_errors
+from tinyxray import (
+    arguments,
+    breakdown,
+    data,
+    metrics,
+    model_card,
+    preprocess,
+    selective,
+    user_errors,
+)
 from tinyxray.metrics import accuracy_text
 from tinyxray.paths import display_path
 from tinyxray.user_errors import UserError
@@ -223,12 +232,17 @@ def evaluate(
     labels: tuple[str, ...] = data.LABELS,
     progress: bool = False,
     config: preprocess.PreprocessConfig | None = None,
+    study_labels: bool = False,
 ) -> dict[str, Any]:
-    """Compute the report dict (without writing files)."""
+    """Compute the report dict (without writing files).
+
+    Labels are the corrected ones (`tinyxray.label_corrections`) unless `study_labels`;
+    each set with corrected images is also scored against the labels as published.
+    """
     from tinyxray import frame_cache
 
     config = config or preprocess.PreprocessConfig()
-    scan_result = data.scan_datasets(roots)
+    scan_result = data.scan_datasets(roots, corrections=not study_labels)
     frame_set = frame_cache.load_frames(scan_result.records, config, progress=progress)
     records = frame_set.records
     if not records:
@@ -239,6 +253,7 @@ def evaluate(
             f"{len(unusable)} file(s) skipped{example}"
         )
     targets = np.array([labels.index(record.label) for record in records], dtype=np.int64)
+    published = np.array([labels.index(record.study_label) for record in records], np.int64)
     sources = [record.source for record in records]
     sets, notes = evaluation_sets(records, split_file)
     report: dict[str, Any] = {
@@ -252,6 +267,7 @@ def evaluate(
         ],
         "threshold": threshold,
         "preprocess": dataclasses.asdict(config),
+        "label_corrections": scan_result.corrections_line(),
         "set_notes": notes,
         "models": {},
     }
@@ -265,9 +281,16 @@ def evaluate(
         for name, index in sets.items():
             rows = np.array([position[int(i)] for i in index])
             probs = probs_needed[rows]
-            model_report["sets"][name] = metrics.classification_report(
+            result = metrics.classification_report(
                 targets[index], probs, list(labels), threshold, [sources[i] for i in index]
             )
+            add_selective_and_sources(result, targets[index], probs, [sources[i] for i in index])
+            if np.any(published[index] != targets[index]):
+                result["study_labels"] = {
+                    **metrics.accuracy_with_interval(probs.argmax(1) == published[index]),
+                    "relabelled_images": int(np.sum(published[index] != targets[index])),
+                }
+            model_report["sets"][name] = result
             per_set[name] = {
                 "probs": probs,
                 "features": features_needed[rows],
@@ -284,6 +307,26 @@ def evaluate(
         }
     report["_arrays"] = cache
     return report
+
+
+def add_selective_and_sources(
+    result: dict[str, Any], targets: np.ndarray, probs: np.ndarray, sources: list[str]
+) -> None:
+    """Selective prediction at the report's threshold, the risk-coverage curve, and
+    macro-F1 with an interval per source (the per-class figures' per-source twins)."""
+    confidence, correct = probs.max(1), probs.argmax(1) == targets
+    curve = selective.risk_coverage(confidence, correct)
+    result["selective"] = {
+        "at_threshold": selective.at_threshold(confidence, correct, result["uncertain_threshold"]),
+        "at_coverage_0.80": selective.accuracy_at_coverage(confidence, correct, 0.8),
+        "aurc": curve["aurc"],
+        "curve": {key: curve[key] for key in ("coverage", "accuracy", "thresholds")},
+    }
+    result["macro_f1_ci95"] = breakdown.macro_f1_with_interval(targets, probs.argmax(1))["ci95"]
+    source_array = np.asarray(sources, dtype=object)
+    for source, values in result.get("per_source", {}).items():
+        mine = source_array == source
+        values["macro_f1"] = breakdown.macro_f1_with_interval(targets[mine], probs[mine].argmax(1))
 
 
 def write_report(
@@ -338,6 +381,7 @@ def _plots(arrays: dict[str, Any], report: dict[str, Any], out: Path) -> list[Pa
         "reliability.png": reliability_figure(report, kinds, name),
         "confusion.png": confusion_figure(report, kinds, name),
         "features.png": features_figure(arrays, report, kinds, name),
+        "risk_coverage.png": risk_coverage_figure(report, kinds, name),
     }
     written = []
     for file_name, figure in figures.items():
@@ -438,6 +482,37 @@ def features_figure(
     return figure
 
 
+def risk_coverage_figure(report: dict[str, Any], kinds: list[str], name: str) -> Any:
+    """Accuracy on the answered frames against the fraction answered, the threshold marked."""
+    figure, axis = _pyplot().subplots(figsize=(5.5, 4.2))
+    for kind in kinds:
+        chosen = report["models"][kind]["sets"][name]["selective"]
+        axis.step(
+            chosen["curve"]["coverage"],
+            chosen["curve"]["accuracy"],
+            where="post",
+            label=f"{kind} (AURC {chosen['aurc']:.3f})",
+        )
+        at = chosen["at_threshold"]
+        if at["answered"]:
+            axis.plot(
+                at["coverage"],
+                at["answered_accuracy"]["accuracy"],
+                "o",
+                label=f"{kind} at threshold {at['threshold']:.2f}",
+            )
+    axis.axhline(0.9, color="grey", linestyle=":", label="90% accuracy")
+    axis.axvline(0.8, color="grey", linestyle="--", label="80% coverage")
+    axis.set_xlabel("coverage (fraction of frames answered)")
+    axis.set_ylabel("accuracy on answered frames")
+    axis.set_xlim(0, 1.01)
+    axis.set_title(f"Risk–coverage on {name}", fontsize=10)
+    axis.legend(fontsize=7, loc="lower left")
+    figure.suptitle("Research tool, not a diagnostic device", fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
 def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
@@ -461,6 +536,8 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
             f"{card['temperature']:.3f} (in SOFTMAX beta), TFLM arena {card['tflm_arena_bytes']} B",
             "",
         ]
+    if report.get("label_corrections"):
+        lines += [f"- {report['label_corrections']}"]
     for note_name, note in report.get("set_notes", {}).items():
         lines.append(
             f"- {note_name}: {note['seen_in_training_or_validation']} of {note['images']} images"
@@ -482,6 +559,30 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
             )
         lines.append("")
         for name, result in model_report["sets"].items():
+            if "study_labels" in result:
+                study = result["study_labels"]
+                lines.append(
+                    f"- {name}, study labels (as published, {study['relabelled_images']} "
+                    f"image(s) labelled otherwise here): {accuracy_text(study)}"
+                )
+        lines += [
+            "",
+            "Selective prediction (frames below the uncertain threshold are not answered):",
+            "",
+            "| set | at the card's threshold | answered accuracy at 80% coverage | AURC |",
+            "|---|---|---|---|",
+        ]
+        for name, result in model_report["sets"].items():
+            chosen = result["selective"]
+            at_80 = chosen["at_coverage_0.80"]
+            lines.append(
+                f"| {name} | {selective.describe(chosen['at_threshold'])} | "
+                f"{accuracy_text(at_80['answered_accuracy'])} (threshold "
+                f"{at_80['threshold']:.3f}, coverage {_pct(at_80['coverage'])}) | "
+                f"{chosen['aurc']:.4f} |"
+            )
+        lines.append("")
+        for name, result in model_report["sets"].items():
             lines += [f"### {kind} / {name}", "", "| class | precision | recall | F1 | support |"]
             lines += ["|---|---|---|---|---|"]
             for class_name, values in result["per_class"].items():
@@ -500,15 +601,19 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
             if len(result.get("per_source", {})) >= 1:
                 lines += ["", "Per source (shortcut audit):", ""]
                 lines += [
-                    "| source | n | accuracy (95% CI) | recall per class |",
-                    "|---|---|---|---|",
+                    "| source | n | accuracy (95% CI) | recall per class | macro-F1 (95% CI) |",
+                    "|---|---|---|---|---|",
                 ]
                 for source, values in result["per_source"].items():
                     recalls = ", ".join(
                         f"{k} {_pct(v)}" for k, v in values["per_class_recall"].items()
                     )
+                    macro = (
+                        breakdown.macro_f1_text(values["macro_f1"]) if "macro_f1" in values else ""
+                    )
                     lines.append(
-                        f"| {source} | {values['n']} | {accuracy_text(values)} | {recalls} |"
+                        f"| {source} | {values['n']} | {accuracy_text(values)} | {recalls} "
+                        f"| {macro} |"
                     )
             lines.append("")
     if "float_int8_agreement" in report:
@@ -547,6 +652,10 @@ def terminal_summary(report: dict[str, Any], report_path: Path | None = None) ->
             for source, values in result.get("per_source", {}).items():
                 if len(result["per_source"]) > 1:
                     lines.append(f"        {source:38s} acc {accuracy_text(values)}")
+            if "selective" in result:
+                lines.append(
+                    f"        answered: {selective.describe(result['selective']['at_threshold'])}"
+                )
     for name, value in report.get("float_int8_agreement", {}).items():
         lines.append(f"  float/int8 agreement on {name}: {_pct(value['agreement'])}")
     for note_name, note in report.get("set_notes", {}).items():
@@ -597,6 +706,11 @@ def build_parser(prog: str = "python -m tinyxray.evaluate") -> argparse.Argument
     parser.add_argument("--out", default=None, help="folder for report.json/.md/.png")
     parser.add_argument("--progress", action="store_true")
     parser.add_argument(
+        "--study-labels",
+        action="store_true",
+        help="score against the labels as published (no label-correction files applied)",
+    )
+    parser.add_argument(
         "--update-card", action="store_true", help="store headline figures in the card's metrics"
     )
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own logs")
@@ -621,6 +735,19 @@ def headline(report: dict[str, Any]) -> dict[str, Any]:
                     "ci95": [round(v, 4) for v in values["accuracy_ci95"]],
                     "n": values["n"],
                 }
+            if "selective" in result:
+                at = result["selective"]["at_threshold"]
+                entry["selective"] = {
+                    "threshold": round(at["threshold"], 4),
+                    "coverage": round(at["coverage"], 4),
+                    "answered_accuracy": round(at["answered_accuracy"]["accuracy"], 4),
+                    "answered_ci95": [
+                        round(v, 4) for v in at["answered_accuracy"]["accuracy_ci95"]
+                    ],
+                    "aurc": round(result["selective"]["aurc"], 4),
+                }
+            if "study_labels" in result:
+                entry["study_labels_accuracy"] = round(result["study_labels"]["accuracy"], 4)
             figures[f"{kind}:{name}"] = entry
     for name, value in report.get("float_int8_agreement", {}).items():
         figures[f"agreement:{name}"] = round(value["agreement"], 4)
@@ -665,6 +792,7 @@ def run(args: argparse.Namespace) -> int:
         threshold,
         progress=args.progress,
         config=config,
+        study_labels=args.study_labels,
     )
     if args.update_card and card is not None:
         card.metrics["evaluation"] = headline(report)

@@ -55,6 +55,11 @@ class Preset:
     distill: float = 0.0  # weight of the teachers' soft targets (train --teacher RUN ...)
     qat_epochs: int = 0  # > 0: quantisation-aware fine-tuning epochs after fit (host/qat.py)
     qat_learning_rate: float = 1e-5  # folded weights have no BatchNorm to absorb big steps
+    # Within-class source balance, 0 (by size) .. 1 (every source equal); tinyxray.balance.
+    source_balance: float = 0.0
+    balance: str = "weights"  # "weights" (loss weights) or "sampling" (tinyxray.balance)
+    photometric: str = "mild"  # "mild" or "strong" (tinyxray.augment)
+    intensity: str = "none"  # preprocessing intensity normalisation (tinyxray.preprocess)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

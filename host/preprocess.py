@@ -1,9 +1,11 @@
 """The one image -> model-input implementation (preprocessing spec v1, docs/preprocessing.md).
 
 Steps: 1. decode to 8-bit grayscale (`load_grayscale`); 2. reflect-pad to square; 3. exact
-area-average resize to S x S; 4. separable Gaussian blur (reflect-101 border); 5. int8 model
-input (`to_int8`). Training, evaluation, sample export and the bench all call this module;
-firmware/lib/core/preprocess.cc ports steps 2-5 and is checked against `golden_vectors()`.
+area-average resize to S x S; 3b. optional intensity normalisation (`normalise_intensity`,
+the card's ``intensity``: "none" or "stretch", an integer percentile contrast stretch);
+4. separable Gaussian blur (reflect-101 border); 5. int8 model input (`to_int8`). Training,
+evaluation, sample export and the bench all call this module; firmware/lib/core/preprocess.cc
+ports steps 2-5 and is checked against golden vectors made from this module.
 
 Step 3 is computed in exact integer arithmetic (each output pixel is a rational number with
 denominator L*L, L = the padded side), so the result is the mathematically exact area average
@@ -73,6 +75,7 @@ class PreprocessConfig:
     blur_kernel: int = 3
     blur_sigma: float = 1.0
     pad: str = "reflect"
+    intensity: str = "none"  # step 3b: "none" or "stretch" (`normalise_intensity`)
 
     def __post_init__(self) -> None:
         if self.size < 1:
@@ -83,11 +86,21 @@ class PreprocessConfig:
             raise ValueError(f"blur_sigma must be > 0, got {self.blur_sigma}")
         if self.pad != "reflect":
             raise ValueError(f"only pad='reflect' is implemented, got {self.pad!r}")
+        if self.intensity not in INTENSITY_METHODS:
+            raise ValueError(
+                f"intensity must be one of {INTENSITY_METHODS}, got {self.intensity!r}"
+            )
 
     def key(self) -> str:
         """A short stable identifier of this configuration (for caches)."""
         text = f"v{SPEC_VERSION}-{self.size}-{self.blur_kernel}-{self.blur_sigma!r}-{self.pad}"
+        if self.intensity != "none":
+            text += f"-{self.intensity}"
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def steps_1_to_3(self) -> PreprocessConfig:
+        """This configuration without steps 3b and 4: what the bench sends and samples hold."""
+        return dataclasses.replace(self, blur_kernel=0, intensity="none")
 
     @classmethod
     def from_dict(cls, record: dict) -> PreprocessConfig:
@@ -241,6 +254,55 @@ def pad_resize(gray: np.ndarray, size: int) -> np.ndarray:
     return resize_area(pad_to_square(gray), size)
 
 
+# Step 3b: intensity normalisation.
+
+INTENSITY_METHODS = ("none", "stretch")
+# The stretch maps the STRETCH_PERCENT-th and (100 - STRETCH_PERCENT)-th percentile grey
+# levels of the frame to 0 and 255: a burnt-in label or a black border (under 1 % of the
+# frame) does not set the range, and a film's exposure and windowing no longer do either.
+STRETCH_PERCENT = 1
+
+
+def stretch_limits(frame: np.ndarray) -> tuple[int, int]:
+    """(lo, hi) of the percentile stretch, in integers over the 256-bin histogram.
+
+    With N pixels and k = N * STRETCH_PERCENT // 100: lo is the smallest grey level with
+    more than k pixels at or below it, hi the largest with more than k pixels at or above it.
+    """
+    _check_gray(frame)
+    histogram = np.bincount(frame.ravel(), minlength=256).astype(np.int64)
+    allowed = frame.size * STRETCH_PERCENT // 100
+    at_or_below = np.cumsum(histogram)
+    at_or_above = np.cumsum(histogram[::-1])[::-1]
+    lo = int(np.flatnonzero(at_or_below > allowed)[0])
+    hi = int(np.flatnonzero(at_or_above > allowed)[-1])
+    return lo, hi
+
+
+def stretch_table(lo: int, hi: int) -> np.ndarray:
+    """The 256-entry lookup table of the stretch: round_half_up((v - lo) * 255 / (hi - lo)).
+
+    Levels at or below lo map to 0, at or above hi to 255; hi <= lo (a flat frame) maps every
+    level to itself. Integer arithmetic only, so the C port is bit-exact.
+    """
+    levels = np.arange(256, dtype=np.int64)
+    if hi <= lo:
+        return levels.astype(np.uint8)
+    span = hi - lo
+    inside = (2 * (levels - lo) * 255 + span) // (2 * span)
+    return np.where(levels <= lo, 0, np.where(levels >= hi, 255, inside)).astype(np.uint8)
+
+
+def normalise_intensity(frame: np.ndarray, method: str = "none") -> np.ndarray:
+    """Step 3b on a resized uint8 frame: "none" (a copy) or "stretch" (percentile stretch)."""
+    _check_gray(frame)
+    if method == "none":
+        return frame.copy()
+    if method == "stretch":
+        return stretch_table(*stretch_limits(frame))[frame]
+    raise ValueError(f"intensity must be one of {INTENSITY_METHODS}, got {method!r}")
+
+
 # Step 4: Gaussian blur.
 
 
@@ -285,11 +347,17 @@ def to_int8(frame_u8: np.ndarray, scale: float = 1.0, zero_point: int = -128) ->
     return np.clip(values, -128, 127).astype(np.int8)
 
 
+def finish_frame(resized: np.ndarray, config: PreprocessConfig | None = None) -> np.ndarray:
+    """Steps 3b-4 on a steps 1-3 frame (a sample frame, a frame-cache entry)."""
+    config = config or PreprocessConfig()
+    normalised = normalise_intensity(resized, config.intensity)
+    return gaussian_blur(normalised, config.blur_kernel, config.blur_sigma)
+
+
 def preprocess_array(gray_u8: np.ndarray, config: PreprocessConfig | None = None) -> np.ndarray:
     """Steps 2-4 on a decoded grayscale array: a size x size uint8 frame."""
     config = config or PreprocessConfig()
-    resized = pad_resize(gray_u8, config.size)
-    return gaussian_blur(resized, config.blur_kernel, config.blur_sigma)
+    return finish_frame(pad_resize(gray_u8, config.size), config)
 
 
 def preprocess_file(path: str | Path, config: PreprocessConfig | None = None) -> np.ndarray:

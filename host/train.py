@@ -41,8 +41,10 @@ def set_determinism(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def scan(roots: list[str]) -> data.DatasetScan:
-    scan_result = data.scan_datasets(roots)
+def scan(roots: list[str], study_labels: bool = False) -> data.DatasetScan:
+    """Any number of roots, each image keeping its source; label corrections unless
+    `study_labels` (the labels as published)."""
+    scan_result = data.scan_datasets(roots, corrections=not study_labels)
     if not scan_result.records:
         unusable = scan_result.skipped
         example = f" (first {unusable[0][0]}: {unusable[0][1]})" if unusable else ""
@@ -51,6 +53,11 @@ def scan(roots: list[str]) -> data.DatasetScan:
             f"{len(unusable)} file(s) skipped{example}"
         )
     return scan_result
+
+
+def preprocess_config(preset: model.Preset) -> preprocess.PreprocessConfig:
+    """The preprocessing a preset trains with (its intensity normalisation, step 3b)."""
+    return preprocess.PreprocessConfig(intensity=preset.intensity)
 
 
 def split_fractions(validation_fraction: float, test_fraction: float) -> tuple[float, float, float]:
@@ -87,12 +94,16 @@ def class_weights(labels: np.ndarray, classes: int) -> dict[int, float]:
     return {cls: float(len(labels) / (classes * counts[cls])) for cls in range(classes)}
 
 
-def balancing_weights(preset: model.Preset, labels: np.ndarray) -> np.ndarray | None:
-    """Per-image weights that balance the classes (None when the preset does not balance)."""
+def balancing_weights(
+    preset: model.Preset, labels: np.ndarray, sources: np.ndarray | None = None
+) -> np.ndarray | None:
+    """Per-image weights balancing the classes and, within each, the sources by
+    `preset.source_balance` (tinyxray.balance); None when the preset does not balance."""
+    from tinyxray import balance
+
     if not preset.class_balance:
         return None
-    balance = class_weights(labels, len(model.LABELS))
-    return np.array([balance[int(label)] for label in labels], np.float32)
+    return balance.balance_weights(labels, sources, len(model.LABELS), preset.source_balance)
 
 
 def augmenter(seed: int, flip: bool = False):
@@ -168,25 +179,49 @@ def make_dataset(
     """(image, target, sample weight) batches; augmentation, mixup and distillation in training.
 
     Targets are one-hot; with a teacher, each training target becomes
-    (1 - distill) * label + distill * teacher(the augmented, mixed image).
+    (1 - distill) * label + distill * teacher(the augmented, mixed image). With the preset's
+    balance "sampling", the training weights become sampling probabilities instead: each
+    epoch draws len(frames) images from `balance.sampling_multiset` with unit loss weights.
     """
     import tensorflow as tf
+
+    from tinyxray import augment as photometric
 
     targets = np.eye(len(model.LABELS), dtype=np.float32)[labels]
     if weights is None:
         weights = np.ones(len(frames), np.float32)
-    dataset = tf.data.Dataset.from_tensor_slices(
-        (frames.astype(np.float32), targets, weights.astype(np.float32))
-    )
-    if train:
-        dataset = dataset.shuffle(len(frames), seed=seed, reshuffle_each_iteration=True)
+    if train and preset.balance == "sampling":
+        from tinyxray import balance
+
+        drawn = balance.sampling_multiset(weights)
+        frames_t, targets_t = tf.constant(frames.astype(np.float32)), tf.constant(targets)
+        dataset = (
+            tf.data.Dataset.from_tensor_slices(drawn)
+            .shuffle(len(drawn), seed=seed, reshuffle_each_iteration=True)
+            .take(len(frames))
+            .map(lambda i: (tf.gather(frames_t, i), tf.gather(targets_t, i), tf.ones([])))
+        )
+    else:
+        if preset.balance not in ("weights", "sampling"):
+            raise ValueError(f"unknown balance {preset.balance!r}")
+        dataset = tf.data.Dataset.from_tensor_slices(
+            (frames.astype(np.float32), targets, weights.astype(np.float32))
+        )
+        if train:
+            dataset = dataset.shuffle(len(frames), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(preset.batch_size)
     if train and preset.augment:
         layers = augmenter(seed, flip=preset.flip)
+        strong = (
+            photometric.strong_photometric(seed + 20) if preset.photometric == "strong" else None
+        )
+        if preset.photometric not in photometric.PHOTOMETRIC:
+            raise ValueError(f"unknown photometric {preset.photometric!r}")
 
         def augment(images, targets, weights):
             images = tf.clip_by_value(layers(images, training=True), 0.0, 255.0)
-            return tf.round(images), targets, weights
+            images = tf.round(images) if strong is None else strong(images)
+            return images, targets, weights
 
         dataset = dataset.map(augment)
     if train and preset.mixup > 0:
@@ -285,8 +320,12 @@ def fit_model(
     stage: str,
     args: argparse.Namespace,
     teacher=None,
+    sources: np.ndarray | None = None,
 ):
-    """Build and fit a fresh model; returns (model, fit seconds). `stage` prefixes its files."""
+    """Build and fit a fresh model; returns (model, fit seconds). `stage` prefixes its files.
+
+    `sources` (one name per training image) lets the preset balance sources within a class.
+    """
     import keras
 
     set_determinism(args.seed)
@@ -308,7 +347,7 @@ def fit_model(
         keras.callbacks.CSVLogger(str(out / f"{stage}history.csv"), append=args.resume),
         keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / f"{stage}last.keras")),
     ]
-    sample_weights = balancing_weights(preset, y_train)
+    sample_weights = balancing_weights(preset, y_train, sources)
     started = time.time()
     keras_model.fit(
         make_dataset(
@@ -333,6 +372,7 @@ def quantisation_aware_finetune(
     stage: str,
     args: argparse.Namespace,
     teacher=None,
+    sources: np.ndarray | None = None,
 ):
     """Fold BatchNorm, fine-tune through the int8 simulation; returns the folded float model.
 
@@ -353,7 +393,7 @@ def quantisation_aware_finetune(
         metrics=["accuracy"],
     )
     x_train, y_train = training
-    sample_weights = balancing_weights(preset, y_train)
+    sample_weights = balancing_weights(preset, y_train, sources)
     twin.fit(
         make_dataset(
             x_train, y_train, preset, args.seed, train=True, weights=sample_weights, teacher=teacher
@@ -368,6 +408,38 @@ def quantisation_aware_finetune(
     )
     qat.export_weights(twin, folded)
     return folded
+
+
+def choose_uncertain_threshold(
+    keras_model, x_val: np.ndarray, y_val: np.ndarray, temperature: float, target: float
+) -> dict[str, Any]:
+    """The uncertain threshold for `target` answered accuracy, chosen on validation.
+
+    Uses the validated model's calibrated probabilities (the temperature fitted on the same
+    frames); the refit model keeps the threshold, as it keeps the temperature.
+    """
+    from tinyxray import selective
+
+    probs = softmax(logits_and_probs(keras_model, x_val)[0], temperature)
+    result = selective.choose_threshold(probs.max(1), probs.argmax(1) == y_val, target)
+    result["chosen_on"] = (
+        f"validation ({len(y_val)} images, float model, temperature {temperature:.3f})"
+    )
+    return result
+
+
+def balance_rows(preset: model.Preset, labels: np.ndarray, sources: np.ndarray) -> dict:
+    """The class and source balance the training used, for the run's record."""
+    from tinyxray import balance
+
+    weights = balancing_weights(preset, labels, sources)
+    if weights is None:
+        return {"kind": "none"}
+    return {
+        "kind": preset.balance,
+        "source_balance": preset.source_balance,
+        "rows": balance.describe(labels, sources, weights, model.LABELS),
+    }
 
 
 def settle_batchnorm(keras_model, preset: model.Preset, x_train, x_val, y_val):
@@ -416,6 +488,12 @@ class PreparedData:
     components: list[list[int]]  # duplicate and patient groups (record indices)
     failed: list[tuple[Path, str]]
     audit_summary: dict[str, Any]
+    corrections_line: str = ""  # what the reports say about label corrections
+
+    @property
+    def sources(self) -> np.ndarray:
+        """The source of every record (object array), for balance and per-source figures."""
+        return np.array([record.source for record in self.records], dtype=object)
 
 
 def prepare_data(
@@ -428,7 +506,7 @@ def prepare_data(
     """
     from tinyxray import audit, frame_cache
 
-    scan_result = scan(args.data)
+    scan_result = scan(args.data, getattr(args, "study_labels", False))
     records = scan_result.records
     if args.limit:
         rng = np.random.default_rng(args.seed)
@@ -443,7 +521,7 @@ def prepare_data(
     labels = np.array([model.LABELS.index(record.label) for record in records], dtype=np.int64)
     fractions = split_fractions(preset.validation_fraction, args.test_fraction)
     split_result = audit.leak_free_split(records, audit_result.components, args.seed, fractions)
-    audit_report = audit.report_dict(audit_result, split_result)
+    audit_report = audit.report_dict(audit_result, split_result, scan_result)
     (out / "audit.json").write_text(json.dumps(audit_report, indent=2) + "\n")
     (out / "audit.md").write_text(audit.report_markdown(audit_report))
     audit.write_split_csv(out / SPLIT_FILE, audit_result, split_result)
@@ -459,6 +537,7 @@ def prepare_data(
         components=[list(members) for members in audit_result.components],
         failed=[*scan_result.skipped, *audit_result.skipped],
         audit_summary=audit_report["summary"],
+        corrections_line=scan_result.corrections_line(),
     )
 
 
@@ -472,7 +551,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     set_determinism(args.seed)
     preset = resolve_preset(args)
-    config = preprocess.PreprocessConfig()
+    config = preprocess_config(preset)
     command = "python -m tinyxray.train " + " ".join(shlex.quote(a) for a in args.argv)
     run_config = {
         "command": command,
@@ -496,6 +575,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     failed, audit_summary = prepared.failed, prepared.audit_summary
     x_train, y_train = frames[index["train"]], labels[index["train"]]
     x_val, y_val = frames[index["validation"]], labels[index["validation"]]
+    s_train, s_val = prepared.sources[index["train"]], prepared.sources[index["validation"]]
 
     # Model and fit (resumable: BackupAndRestore keeps the epoch and optimizer state).
     shape = (config.size, config.size, 1)
@@ -508,22 +588,31 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         # needed (the refit trains a fresh model), so go straight to the refit.
         stage = json.loads(stage_file.read_text())
         fit_seconds, bn, temperature = stage["fit_seconds"], stage["bn"], stage["temperature"]
+        uncertain = stage["selective"]
     else:
         keras_model, fit_seconds = fit_model(
-            preset, shape, (x_train, y_train), (x_val, y_val), out, "", args, teacher
+            preset, shape, (x_train, y_train), (x_val, y_val), out, "", args, teacher, s_train
         )
         bn, temperature = settle_batchnorm(keras_model, preset, x_train, x_val, y_val)
         if preset.qat_epochs:
             keras_model = quantisation_aware_finetune(
-                keras_model, preset, (x_train, y_train), out, "", args, teacher
+                keras_model, preset, (x_train, y_train), out, "", args, teacher, s_train
             )
             # BatchNorm is folded now; the validation record and temperature follow the
             # fine-tuned model (kept in the BatchNorm record, which the refit reuses).
             val_logits, _ = logits_and_probs(keras_model, x_val)
             bn["after_qat"] = _nll_acc(val_logits, y_val)
             temperature = convert.fit_temperature(val_logits, y_val)
+        uncertain = choose_uncertain_threshold(
+            keras_model, x_val, y_val, temperature, args.selective_target
+        )
         if args.refit:
-            stage = {"fit_seconds": fit_seconds, "bn": bn, "temperature": temperature}
+            stage = {
+                "fit_seconds": fit_seconds,
+                "bn": bn,
+                "temperature": temperature,
+                "selective": uncertain,
+            }
             record = json.dumps(stage, indent=2).encode()
             frame_cache.atomic_write(stage_file, lambda handle: handle.write(record))
     refit: dict[str, Any] | None = None
@@ -534,14 +623,15 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         # seed, and keeps the validated stage's temperature and BatchNorm choice.
         x_all = np.concatenate([x_train, x_val])
         y_all = np.concatenate([y_train, y_val])
+        s_all = np.concatenate([s_train, s_val])
         keras_model, refit_seconds = fit_model(
-            preset, shape, (x_all, y_all), None, out, "refit_", args, teacher
+            preset, shape, (x_all, y_all), None, out, "refit_", args, teacher, s_all
         )
         if bn.get("kept") == "reestimated":
             model.reestimate_batchnorm(keras_model, x_all, preset.batch_size)
         if preset.qat_epochs:
             keras_model = quantisation_aware_finetune(
-                keras_model, preset, (x_all, y_all), out, "refit_", args, teacher
+                keras_model, preset, (x_all, y_all), out, "refit_", args, teacher, s_all
             )
         refit = {"images": len(x_all), "fit_seconds": refit_seconds}
         representative = x_all
@@ -554,7 +644,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     plain = flatbuffer
     flatbuffer = convert.set_softmax_beta(flatbuffer, 1.0 / temperature)
     beta_check = check_beta(plain, flatbuffer, x_val[:16], temperature)
-    metrics: dict[str, Any] = {"bn": bn, "beta_check": beta_check}
+    metrics: dict[str, Any] = {
+        "bn": bn,
+        "beta_check": beta_check,
+        "selective": uncertain,
+        "label_corrections": prepared.corrections_line,
+    }
     if refit:
         metrics["refit"] = refit
     card_path = convert.write_model_dir(
@@ -568,6 +663,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         preprocess=run_config["preprocess"],
         architecture=preset.to_dict(),
         metrics=metrics,
+        uncertain_threshold=uncertain["threshold"],
     )
 
     # Float vs int8 agreement on frames the shipped model was not trained on.
@@ -592,6 +688,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "beta_check": beta_check,
         "float_int8_agreement": metrics_module.agreement(float_pred, int8_pred),
         "tflm_arena_bytes": json.loads(card_path.read_text())["tflm_arena_bytes"],
+        "selective": uncertain,
+        "label_corrections": prepared.corrections_line,
+        "balance": balance_rows(preset, y_train, s_train),
     }
     summary["wall_seconds"] = time.time() - started
     (out / "train_summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
@@ -649,8 +748,35 @@ def training_markdown(summary: dict[str, Any], preset: model.Preset) -> str:
         f" {agreement['agreement']:.4f} ({agreement['agree']}/{agreement['n']},"
         f" 95% CI {agreement['ci95'][0]:.3f}-{agreement['ci95'][1]:.3f}).",
         f"- TFLM arena (bisection): {summary['tflm_arena_bytes']} bytes.",
-        "",
     ]
+    uncertain = summary.get("selective")
+    if uncertain:
+        from tinyxray import selective
+
+        verdict = "met" if uncertain["met"] else "NOT met; the most accurate threshold kept"
+        lines.append(
+            f"- Uncertain threshold for {100 * uncertain['target']:.0f}% accuracy on answered"
+            f" frames ({verdict}), chosen on {uncertain['chosen_on']}:"
+            f" {selective.describe(uncertain)}."
+        )
+    if summary.get("label_corrections"):
+        lines.append(f"- {summary['label_corrections']}")
+    balance_record = summary.get("balance", {})
+    if balance_record.get("rows"):
+        lines += [
+            "",
+            f"Class and source balance ({balance_record['kind']}, source_balance"
+            f" {balance_record['source_balance']}):",
+            "",
+            "| class | source | training images | weight per image | share of the class |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {row['class']} | {row['source']} | {row['images']} |"
+            f" {row['weight_per_image']:.3f} | {100 * row['share_of_class']:.1f}% |"
+            for row in balance_record["rows"]
+        ]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -790,6 +916,19 @@ def build_parser(prog: str = "python -m tinyxray.train") -> argparse.ArgumentPar
         "--refit",
         action="store_true",
         help="after validating the recipe, train the shipped model on training + validation",
+    )
+    parser.add_argument(
+        "--selective-target",
+        type=float,
+        default=0.90,
+        metavar="ACCURACY",
+        help="accuracy on answered frames the uncertain threshold is chosen for, on "
+        "validation (default 0.90)",
+    )
+    parser.add_argument(
+        "--study-labels",
+        action="store_true",
+        help="do not apply the datasets' label-correction files (the labels as published)",
     )
     parser.add_argument("--name", default=None, help="model name in the card")
     parser.add_argument("--version", default="1.0.0")

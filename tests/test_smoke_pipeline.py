@@ -99,8 +99,14 @@ def test_smoke_pipeline(tmp_path, monkeypatch, capsys):
     assert "not a diagnostic device" in report["disclaimer"].lower()
     assert set(report["models"]) == {"float", "int8"}
     assert "not a diagnostic device" in (report_dir / "report.md").read_text().lower()
-    for figure in ("reliability.png", "confusion.png", "features.png"):
+    for figure in ("reliability.png", "confusion.png", "features.png", "risk_coverage.png"):
         assert (report_dir / figure).stat().st_size > 1000
+    # The uncertain threshold was chosen on validation and is the card's (and the device's).
+    assert card.uncertain_threshold == summary["selective"]["threshold"]
+    assert card.metrics["selective"]["target"] == 0.9
+    chosen = report["models"]["int8"]["sets"]["leak_free_test"]["selective"]["at_threshold"]
+    assert chosen["threshold"] == pytest.approx(card.uncertain_threshold)
+    assert "Selective prediction" in (report_dir / "report.md").read_text()
 
     # A student distilled from the run just trained (mixup, EMA, quantisation-aware
     # fine-tuning and refit on the way).

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyxray import metrics
+from tinyxray import metrics, selective
 from tinyxray.bench import protocol
 
 __all__ = ["build_report", "format_summary", "write_report"]
@@ -46,6 +46,42 @@ def _accuracy(correct: int, total: int) -> dict[str, Any]:
     }
 
 
+def _by_source(labelled: list[dict[str, Any]]) -> dict[str, Any]:
+    """Device accuracy, and on its confident frames, per frame source (samples.csv)."""
+    sources = sorted({record.get("source") for record in labelled if record.get("source")})
+    figures = {}
+    for source in sources:
+        mine = [record for record in labelled if record.get("source") == source]
+        sure = [record for record in mine if not record["uncertain"]]
+        figures[source] = {
+            "device": _accuracy(sum(r["device_label"] == r["label"] for r in mine), len(mine)),
+            "confident": _accuracy(sum(r["device_label"] == r["label"] for r in sure), len(sure)),
+        }
+    return figures
+
+
+def _selective_text(confident: dict[str, Any]) -> str:
+    """The threshold, the coverage interval and the risk-coverage area, when recorded."""
+    if confident.get("threshold") is None or confident.get("aurc") is None:
+        return ""
+    low, high = confident["coverage_ci95"]
+    return (
+        f" (95% CI {_pct(low)}–{_pct(high)}) at the card's uncertain threshold "
+        f"{confident['threshold']:.3f}; risk–coverage area (AURC) {confident['aurc']:.4f}"
+    )
+
+
+def _source_lines(by_source: dict[str, Any]) -> list[str]:
+    if not by_source:
+        return []
+    lines = ["", "| source | on device | confident frames |", "|---|---|---|"]
+    lines += [
+        f"| {source} | {_accuracy_text(values['device'])} | {_accuracy_text(values['confident'])} |"
+        for source, values in by_source.items()
+    ]
+    return lines
+
+
 def build_report(
     *,
     records: list[dict[str, Any]],
@@ -75,6 +111,11 @@ def build_report(
     host_correct = sum(record["host_label"] == record["label"] for record in labelled)
     confident = [record for record in labelled if not record["uncertain"]]
     confident_correct = sum(record["device_label"] == record["label"] for record in confident)
+    by_source = _by_source(labelled)
+    curve = selective.risk_coverage(
+        np.array([record["top_prob"] for record in labelled], np.float64),
+        np.array([record["device_label"] == record["label"] for record in labelled], bool),
+    )
 
     columns = [*labels, UNCERTAIN]
     matrix = [[0] * len(columns) for _ in labels]
@@ -162,7 +203,11 @@ def build_report(
             "confident": {
                 **_accuracy(confident_correct, len(confident)),
                 "coverage": len(confident) / len(labelled) if labelled else None,
+                "threshold": float(model.uncertain_threshold),
+                "coverage_ci95": list(metrics.wilson_interval(len(confident), len(labelled))),
+                "aurc": curve["aurc"] if labelled else None,
             },
+            "by_source": by_source,
         },
         "confusion": {"rows": labels, "columns": columns, "matrix": matrix},
         "agreement": {
@@ -287,7 +332,9 @@ def _markdown(report: dict[str, Any]) -> str:
         f"- On device (top-1): {_accuracy_text(accuracy['device'])}",
         f"- Host int8 oracle: {_accuracy_text(accuracy['host_int8'])}",
         f"- Confident frames only: {_accuracy_text(accuracy['confident'])}, "
-        f"coverage {_pct(accuracy['confident']['coverage'])}",
+        f"coverage {_pct(accuracy['confident']['coverage'])}"
+        + _selective_text(accuracy["confident"]),
+        *_source_lines(accuracy.get("by_source") or {}),
         "",
         "Confusion matrix (rows: true label; columns: device answer, `uncertain` when the",
         "top probability is below the model's threshold):",

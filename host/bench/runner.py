@@ -139,6 +139,7 @@ class FrameSpec:
     name: str
     path: Path
     label: str | None
+    source: str | None = None  # samples.csv's source column, for per-source figures
 
 
 def list_frames(data_dir: Path, labels: tuple[str, ...]) -> list[FrameSpec]:
@@ -173,7 +174,8 @@ def list_frames(data_dir: Path, labels: tuple[str, ...]) -> list[FrameSpec]:
                     raise BenchDataError(
                         f"{manifest}: label {raw_label!r} of {row['file']} is not one of {labels}"
                     )
-                frames.append(FrameSpec(row["file"], path, label))
+                source = (row.get("source") or "").strip() or None
+                frames.append(FrameSpec(row["file"], path, label, source))
     else:
         for path in data.files_below(data_dir):
             if not data.has_image_suffix(path):
@@ -242,7 +244,7 @@ class HostPipeline:
         # The device receives the frame after steps 1-3 and applies 4-5 itself,
         # exactly as the committed sample frames are stored.
         self.model_config = preprocess.PreprocessConfig.from_dict(model.preprocess)
-        self.send_config = dataclasses.replace(self.model_config, blur_kernel=0)
+        self.send_config = self.model_config.steps_1_to_3()
         self.oracle = tflm_oracle.Int8Model(model.tflite_path)
         # Decoding runs in parallel threads; the interpreter is used by one at a time.
         self._oracle_lock = threading.Lock()
@@ -536,6 +538,7 @@ class BenchRun:
             "frame": prepared.spec.name,
             "index": index,
             "label": prepared.spec.label,
+            "source": prepared.spec.source,
             "device_label": labels[result.label],
             "uncertain": result.uncertain,
             "top_prob": round(result.top_prob, 6),

@@ -82,6 +82,7 @@ uint8_t InferGray(const uint8_t* pixels, uint16_t width, uint16_t height,
   if (!g_ready) return protocol::kBackendError;
   PreprocessConfig config;
   config.size = kWidth;
+  config.intensity = model_metadata::kIntensityMethod;
   config.blur_kernel = model_metadata::kBlurKernel;
   config.blur_sigma = static_cast<float>(model_metadata::kBlurSigma);
   config.input_scale = static_cast<float>(model_metadata::kInputScale);

@@ -82,6 +82,51 @@ void PadResize(const uint8_t* source, int width, int height, uint8_t* output,
   }
 }
 
+void StretchLimits(const uint8_t* frame, size_t count, int* lo, int* hi) {
+  uint32_t histogram[256] = {0};
+  for (size_t i = 0; i < count; ++i) ++histogram[frame[i]];
+  const size_t allowed = count * kStretchPercent / 100;
+  size_t seen = 0;
+  *lo = 255;
+  for (int level = 0; level < 256; ++level) {
+    seen += histogram[level];
+    if (seen > allowed) {
+      *lo = level;
+      break;
+    }
+  }
+  seen = 0;
+  *hi = 0;
+  for (int level = 255; level >= 0; --level) {
+    seen += histogram[level];
+    if (seen > allowed) {
+      *hi = level;
+      break;
+    }
+  }
+}
+
+void NormaliseIntensity(uint8_t* frame, size_t count, int method) {
+  if (method != kIntensityStretch || count == 0) return;
+  int lo = 0;
+  int hi = 0;
+  StretchLimits(frame, count, &lo, &hi);
+  if (hi <= lo) return;  // a flat frame: nothing to stretch
+  const uint32_t span = static_cast<uint32_t>(hi - lo);
+  uint8_t table[256];
+  for (int level = 0; level < 256; ++level) {
+    if (level <= lo) {
+      table[level] = 0;
+    } else if (level >= hi) {
+      table[level] = 255;
+    } else {
+      const uint32_t offset = static_cast<uint32_t>(level - lo);
+      table[level] = static_cast<uint8_t>((2u * offset * 255u + span) / (2u * span));
+    }
+  }
+  for (size_t i = 0; i < count; ++i) frame[i] = table[frame[i]];
+}
+
 void GaussianBlur(const uint8_t* input, int size, int kernel, float sigma,
                   uint8_t* output) {
   const size_t count = static_cast<size_t>(size) * size;
@@ -165,6 +210,7 @@ void PreprocessFrame(const uint8_t* source, int width, int height,
   // in place (char types may alias).
   auto* blurred = reinterpret_cast<uint8_t*>(output);
   PadResize(source, width, height, work, config.size);
+  NormaliseIntensity(work, count, config.intensity);
   GaussianBlur(work, config.size, config.blur_kernel, config.blur_sigma,
                blurred);
   ToInt8(blurred, count, config.input_scale, config.input_zero_point, output);
