@@ -19,13 +19,14 @@ import argparse
 import csv
 import dataclasses
 import json
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from tinyxray import data, frame_cache, preprocess
+from tinyxray import data, frame_cache, preprocess, sources
 
 # Perceptual hash: the frame is area-resized to 64x64, transformed by an orthonormal 2-D
 # DCT-II, and the 16x16 lowest frequencies are compared with their median (256 bits, half
@@ -217,16 +218,18 @@ def leak_free_split(
     - Other components of sources with splits (their train part) are divided into train and
       validation in the ratio fractions[0]:fractions[1].
     - Components of sources without splits are divided train/validation/test by `fractions`.
-    Division is stratified by the component's majority label and balances image counts.
-    Finally each duplicate group keeps one image in validation and in test (the others are
-    excluded); copies within train stay. No component is in more than one of the 3 splits.
+    Division is stratified by source and the component's majority label, balances image
+    counts, and draws each (source, label) stratum with its own generator, so adding a
+    dataset does not move the others' images. Finally each duplicate group keeps one image
+    in validation and in test (the others are excluded); copies within train stay. No
+    component is in more than one of the 3 splits.
     """
     if len(fractions) != 3 or min(fractions) < 0 or not np.isclose(sum(fractions), 1.0):
         raise ValueError(f"fractions must be 3 non-negative numbers summing to 1: {fractions}")
     split = [""] * len(records)
     reasons: dict[int, str] = {}
     group_of = {member: number for number, group in enumerate(duplicate_groups) for member in group}
-    pools: dict[tuple[str, str], list[Sequence[int]]] = defaultdict(list)
+    pools: dict[tuple[str, str, str], list[Sequence[int]]] = defaultdict(list)
     for members in components:
         original = {records[m].original_split for m in members}
         fixed = "test" if "test" in original else "validation" if "validation" in original else ""
@@ -247,10 +250,12 @@ def leak_free_split(
         pool = "train_only" if "train" in original else "unsplit"
         labels = Counter(records[m].label for m in members)
         majority = sorted(labels.items(), key=lambda item: (-item[1], item[0]))[0][0]
-        pools[(pool, majority)].append(members)
+        pools[(pool, records[members[0]].source, majority)].append(members)
 
-    rng = np.random.default_rng(seed)
-    for (pool, _label), groups in sorted(pools.items()):
+    for (pool, source, label), groups in sorted(pools.items()):
+        # One generator per (pool, source, class): adding a dataset leaves the split of
+        # the others as it was.
+        rng = np.random.default_rng([seed, zlib.crc32(f"{pool}/{source}/{label}".encode())])
         if pool == "train_only":
             total = fractions[0] + fractions[1]
             targets = (fractions[0] / total, fractions[1] / total, 0.0) if total else (1, 0, 0)
@@ -352,8 +357,11 @@ def _name(record: data.ImageRecord) -> str:
 # Reports.
 
 
-def report_dict(audit: Audit, result: SplitResult) -> dict:
-    """Everything the Markdown report shows, as JSON-able data."""
+def report_dict(audit: Audit, result: SplitResult, scan: data.DatasetScan | None = None) -> dict:
+    """Everything the Markdown report shows, as JSON-able data.
+
+    With the `scan` the records came from, the report also lists its label corrections.
+    """
     records = audit.records
     component_of = audit.component_index()
     groups = []
@@ -430,6 +438,18 @@ def report_dict(audit: Audit, result: SplitResult) -> dict:
             {"file": _name(records[i]), "from": old, "to": new, "reason": reason}
             for i, old, new, reason in result.moves
         ],
+        "sources": sources.source_summary(records),
+        "label_corrections": _corrections(scan),
+    }
+
+
+def _corrections(scan: data.DatasetScan | None) -> dict | None:
+    if scan is None:
+        return None
+    return {
+        "applied": scan.corrections_applied,
+        "line": scan.corrections_line(),
+        "rows": [dataclasses.asdict(outcome) for outcome in scan.corrections],
     }
 
 
@@ -472,6 +492,25 @@ def report_markdown(report: dict) -> str:
             f"| {key} | {report['counts_original'].get(key, '')} "
             f"| {report['counts_leak_free'].get(key, '')} |"
         )
+    lines += ["", "## Sources", "", "| source | images | per class | with patient id | patients |"]
+    lines.append("|---|---|---|---|---|")
+    for name, entry in report.get("sources", {}).items():
+        classes = ", ".join(f"{label} {count}" for label, count in entry["classes"].items())
+        lines.append(
+            f"| {name} | {entry['images']} | {classes} | {entry['with_patient_id']} "
+            f"| {entry['patients']} |"
+        )
+    corrections = report.get("label_corrections")
+    if corrections:
+        lines += ["", "## Label corrections", "", corrections["line"], ""]
+        if corrections["applied"] and corrections["rows"]:
+            lines += ["| source | file | published | corrected | status | reason |"]
+            lines.append("|---|---|---|---|---|---|")
+            lines += [
+                f"| {row['source']} | {row['file']} | {row['published_label']} | {row['label']} "
+                f"| {row['status']} | {row['reason']} |"
+                for row in corrections["rows"]
+            ]
     lines += ["", "## Moved images", ""]
     lines += [f"- {m['file']}: {m['from']} -> {m['to']} ({m['reason']})" for m in report["moves"]]
     if report["skipped"]:
@@ -481,12 +520,21 @@ def report_markdown(report: dict) -> str:
 
 
 def write_split_csv(path: Path, audit: Audit, result: SplitResult) -> None:
-    """file,label,source,original_split,patient_id,split,component."""
+    """file,label,source,original_split,patient_id,split,component,published_label."""
     component_of = audit.component_index()
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
-            ["file", "label", "source", "original_split", "patient_id", "split", "component"]
+            [
+                "file",
+                "label",
+                "source",
+                "original_split",
+                "patient_id",
+                "split",
+                "component",
+                "published_label",
+            ]
         )
         for index, record in enumerate(audit.records):
             writer.writerow(
@@ -498,6 +546,7 @@ def write_split_csv(path: Path, audit: Audit, result: SplitResult) -> None:
                     record.patient_id or "",
                     result.split[index],
                     component_of[index],
+                    record.published_label or "",
                 ]
             )
 
@@ -510,13 +559,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threshold", type=int, default=NEAR_THRESHOLD)
     parser.add_argument("--cache", type=Path, help="frame cache directory")
+    parser.add_argument(
+        "--study-labels",
+        action="store_true",
+        help="do not apply the datasets' label-correction files (the labels as published)",
+    )
     args = parser.parse_args(argv)
 
-    scan = data.scan_datasets(args.roots, args.source)
+    scan = data.scan_datasets(args.roots, args.source, corrections=not args.study_labels)
     audit = audit_records(scan.records, frame_cache.FrameCache(args.cache), args.threshold, True)
     audit.skipped = scan.skipped + audit.skipped
     result = split_audit(audit, args.seed)
-    report = report_dict(audit, result)
+    report = report_dict(audit, result, scan)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "audit.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "audit.md").write_text(report_markdown(report))

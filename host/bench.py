@@ -10,6 +10,10 @@ import sys
 from pathlib import Path
 
 HOST_DIR = Path(__file__).resolve().parent
+SETUP_HINT = (
+    "set up the environment first: `bash tools/dev.sh setup`, then `source tools/env.sh` "
+    "(or install the package: pip install -e .)"
+)
 
 
 def _import_cli():
@@ -35,5 +39,15 @@ def _import_cli():
     return cli
 
 
+def main() -> int:
+    try:
+        cli = _import_cli()
+    except ModuleNotFoundError as error:
+        # Run outside the project's environment: pyserial, numpy, Pillow... are missing.
+        print(f"bench: error: {error}; {SETUP_HINT}", file=sys.stderr)
+        return 2
+    return cli.main(prog=f"python {sys.argv[0]}")
+
+
 if __name__ == "__main__":
-    raise SystemExit(_import_cli().main())
+    raise SystemExit(main())

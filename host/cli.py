@@ -1,20 +1,22 @@
 """The `tinyxray` command: one subcommand per pipeline stage, wiring only.
 
 Each subcommand hands its arguments to the stage module's ``main(argv)``:
-``tinyxray train --help`` is ``python -m tinyxray.train --help``. A stage whose
-module is not in this checkout is not listed.
+``tinyxray train --help`` is ``python -m tinyxray.train --help``, with the usage line
+saying ``tinyxray train`` (stages whose ``main`` takes ``prog``). Every stage listed
+here must exist (tests/test_cli.py checks), so none can silently disappear.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
+import inspect
 import sys
 
 # Subcommand -> (module, one-line help), in pipeline order.
 STAGES: dict[str, tuple[str, str]] = {
     "audit": ("tinyxray.audit", "scan and audit the datasets, write the leak-free split"),
     "train": ("tinyxray.train", "train the Keras model"),
+    "crossval": ("tinyxray.crossval", "cross-validate a training recipe, or compare runs"),
     "convert": ("tinyxray.convert", "convert to an int8 .tflite"),
     "evaluate": ("tinyxray.evaluate", "score a .tflite with the shared preprocessing"),
     "export-c": ("tinyxray.export_c", "write the firmware's model sources"),
@@ -23,19 +25,6 @@ STAGES: dict[str, tuple[str, str]] = {
     "bench": ("tinyxray.bench.cli", "run the bench against a board"),
     "virtual-board": ("tinyxray.virtual_board", "build or run a virtual board"),
 }
-
-
-def available_stages() -> dict[str, tuple[str, str]]:
-    """The stages whose module exists in this checkout."""
-    found = {}
-    for name, (module, help_text) in STAGES.items():
-        try:
-            present = importlib.util.find_spec(module) is not None
-        except ModuleNotFoundError:
-            present = False
-        if present:
-            found[name] = (module, help_text)
-    return found
 
 
 def usage(stages: dict[str, tuple[str, str]]) -> str:
@@ -48,7 +37,7 @@ def usage(stages: dict[str, tuple[str, str]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    stages = available_stages()
+    stages = STAGES
     if not args or args[0] in ("-h", "--help"):
         print(usage(stages))
         return 0 if args else 2
@@ -57,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tinyxray: unknown command {name!r}\n\n{usage(stages)}", file=sys.stderr)
         return 2
     module = importlib.import_module(stages[name][0])
-    result = module.main(rest)
+    if "prog" in inspect.signature(module.main).parameters:
+        result = module.main(rest, prog=f"tinyxray {name}")
+    else:
+        result = module.main(rest)
     return int(result or 0)
 
 

@@ -81,11 +81,34 @@ def convert_int8(
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    flatbuffer = bytes(converter.convert())
+    flatbuffer = run_converter(converter)
     check_quantisation(flatbuffer)
     if strict_input:
         check_input_consumers(flatbuffer)
     return flatbuffer
+
+
+def run_converter(converter) -> bytes:
+    """converter.convert() without its console dump (unless TensorFlow's logs are wanted).
+
+    Keras' SavedModel export, which the converter runs first, prints every endpoint and
+    captured tensor to stdout (~60 lines); and TensorFlow warns "Statistics for quantized
+    inputs were expected" for every full-int8 conversion from a representative dataset,
+    where no statistics apply (they are for quantisation-aware graphs).
+    """
+    import warnings
+
+    from tinyxray import tf_logging
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="Statistics for quantized inputs were expected", category=UserWarning
+        )
+        if tf_logging.wants_logs():
+            return bytes(converter.convert())
+        # The quantiser also prints "fully_quantize: 0, ..." from C++ straight to stdout.
+        with tf_logging.swallowed_stderr(stdout=True):
+            return bytes(converter.convert())
 
 
 def check_input_consumers(flatbuffer: bytes) -> None:
@@ -276,11 +299,12 @@ def write_model_dir(
     """Write model_int8.tflite + model_card.json (arena bisected with the TFLM oracle)."""
     import hashlib
 
-    from tinyxray import model_card, tflm_oracle
+    from tinyxray import model_card, tflm_arena
 
     out_dir = Path(out_dir)
     info = check_quantisation(flatbuffer)
     tflite_path = save(flatbuffer, out_dir / "model_int8.tflite")
+    arena = tflm_arena.arena_by_target(flatbuffer)
     card = model_card.ModelCard(
         name=name,
         version=version,
@@ -297,9 +321,10 @@ def write_model_dir(
         preprocess=dict(preprocess),
         temperature=float(temperature),
         uncertain_threshold=float(uncertain_threshold),
-        tflm_arena_bytes=tflm_oracle.minimal_arena_bytes(flatbuffer),
+        tflm_arena_bytes=arena["x86_64"],
         aot_arena_bytes=None,
         ops=op_names(flatbuffer),
+        tflm_arena_bytes_by_target=arena,
         metrics=dict(metrics or {}),
         architecture=dict(architecture),
     )

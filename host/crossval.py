@@ -4,11 +4,22 @@
         --data ../shared/datasets/covid19-image-dataset ../shared/datasets/nih-cxr8-adult-subset \\
         --out runs/cv_lean --set mixup=0.2
 
+    python -m tinyxray.crossval --by-source --preset lean --data ROOT [ROOT ...] \
+        --out runs/loso_lean --in-source runs/cv_lean
+
     python -m tinyxray.crossval --compare runs/cv_lean runs/cv_lean_mixup
 
 Why: one validation split of ~120 images cannot tell recipes apart (one image is ~0.8
 points). Every training + validation image is scored once here, by a model that never saw
 its duplicate group or patient, so recipes are compared on ~600 paired predictions.
+
+Folds (`tinyxray.folds`): K folds of whole patients and duplicate groups stratified by
+source and class, or with --by-source one fold per source (leave-one-source-out): train on
+every other source, score that source alone, the honest internal estimate of a hospital
+never seen. --in-source RUN (a K-fold run on the same data and seed) adds each source's
+gap to its in-source figure. Distillation needs per-fold teachers (--teacher-cv RUN ...:
+runs with the same folds; fold K's teacher is their fold-K models), since a teacher
+trained on the whole training split has seen every fold.
 
 The leak-free test split (the same one `tinyxray.train` makes for the same seed) is never
 read, so choosing a recipe here keeps the test set for the final report. Per fold the
@@ -25,29 +36,24 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
-import os
 import shlex
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tinyxray import audit, frame_cache, metrics, model, preprocess
+from tinyxray import breakdown, folds, frame_cache, metrics, model, selective
+from tinyxray import train as train_cli  # its CLI helpers; it loads no TensorFlow on import
 from tinyxray.metrics import accuracy_text
+from tinyxray.paths import display_path
 
 PREDICTIONS_FILE = "predictions.csv"
-
-
-def fold_of_pool(prepared, folds: int, seed: int) -> np.ndarray:
-    """Fold number of each record (-1 for test and excluded images)."""
-    pool = np.concatenate([prepared.index["train"], prepared.index["validation"]])
-    return np.array(
-        audit.group_folds(prepared.records, prepared.components, pool, folds, seed), np.int64
-    )
+# The coverage the selective-prediction goal is stated at (answered frames >= 90 % right).
+GOAL_COVERAGE = 0.8
 
 
 def trained_fold_model(base: Path, number: int, scored: np.ndarray):
@@ -71,20 +77,45 @@ def trained_fold_model(base: Path, number: int, scored: np.ndarray):
     return keras_model
 
 
-def run_fold(args, preset, prepared, fold: np.ndarray, number: int, out: Path) -> dict:
-    """Train on every other fold, score fold `number` in float and int8; saved to disk."""
+def fold_teacher(runs: list[Path], number: int, scored: np.ndarray):
+    """The average of other runs' fold-`number` models: a teacher that never saw the fold.
+
+    Each member contributes softmax(logits) at temperature 1: the runs' fold temperatures
+    were fitted on the scored fold itself, so using them would leak its labels.
+    """
+    import keras
+
+    inputs = keras.Input((None, None, 1))
+    outputs = []
+    for member_number, run in enumerate(runs):
+        member = trained_fold_model(run, number, scored)
+        logits = keras.Model(
+            member.inputs, member.get_layer("logits").output, name=f"t{member_number}"
+        )
+        outputs.append(keras.layers.Softmax()(logits(inputs)))
+    mean = outputs[0] if len(outputs) == 1 else keras.layers.Average()(outputs)
+    teacher = keras.Model(inputs, mean, name="fold_teacher")
+    teacher.trainable = False
+    return teacher
+
+
+def run_fold(args, preset, prepared, fold: folds.Fold, out: Path) -> dict:
+    """Train on `fold.trained`, score `fold.scored` in float and int8; saved to disk."""
     from tinyxray import convert, tflm_oracle, train
 
-    fold_dir = out / f"fold_{number}"
+    fold_dir = out / f"fold_{fold.number}"
     saved = fold_dir / "predictions.npz"
     if args.resume and saved.exists():
         return dict(np.load(saved))
     fold_dir.mkdir(parents=True, exist_ok=True)
     frames, labels = prepared.frames, prepared.labels
-    scored = np.flatnonzero(fold == number)
-    trained = np.flatnonzero((fold >= 0) & (fold != number))
+    scored, trained = fold.scored, fold.trained
+    trained_sources = prepared.sources[trained]
+    teacher = None
+    if args.teacher_cv:
+        teacher = fold_teacher([Path(run) for run in args.teacher_cv], fold.number, scored)
     if args.base:
-        keras_model, fit_seconds = trained_fold_model(Path(args.base), number, scored), 0.0
+        keras_model, fit_seconds = trained_fold_model(Path(args.base), fold.number, scored), 0.0
     else:
         keras_model, fit_seconds = train.fit_model(
             preset,
@@ -94,6 +125,8 @@ def run_fold(args, preset, prepared, fold: np.ndarray, number: int, out: Path) -
             fold_dir,
             "",
             args,
+            teacher,
+            trained_sources,
         )
     if preset.qat_epochs:
         keras_model = train.quantisation_aware_finetune(
@@ -103,6 +136,8 @@ def run_fold(args, preset, prepared, fold: np.ndarray, number: int, out: Path) -
             fold_dir,
             "",
             args,
+            teacher,
+            trained_sources,
         )
     logits, _ = train.logits_and_probs(keras_model, frames[scored])
     temperature = convert.fit_temperature(logits, labels[scored])
@@ -127,33 +162,76 @@ def run_fold(args, preset, prepared, fold: np.ndarray, number: int, out: Path) -
     return result
 
 
-def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Pooled figures over every scored image (rows as in predictions.csv)."""
+def summarise(rows: list[dict[str, Any]], detail: bool = False) -> dict[str, Any]:
+    """Pooled figures over every scored image (rows as in predictions.csv).
+
+    With `detail`: per-class recall and macro-F1 with intervals, overall and per source
+    (`tinyxray.breakdown`), and the int8 risk-coverage curve (`tinyxray.selective`).
+    """
     labels = np.array([model.LABELS.index(row["label"]) for row in rows])
     float_probs = np.array([[float(row[f"float_{name}"]) for name in model.LABELS] for row in rows])
     float_pred = float_probs.argmax(1)
     int8_pred = np.array([model.LABELS.index(row["int8_prediction"]) for row in rows])
 
-    sources = sorted({row["source"] for row in rows})
-    folds = sorted({int(row["fold"]) for row in rows})
+    source_names = sorted({row["source"] for row in rows})
+    fold_numbers = sorted({int(row["fold"]) for row in rows})
     source_of = np.array([row["source"] for row in rows])
     fold_of = np.array([int(row["fold"]) for row in rows])
     int8_right = int8_pred == labels
     accuracy = metrics.accuracy_with_interval
-    return {
+    summary = {
         "images": len(rows),
         "float": accuracy(float_pred == labels),
         "int8": accuracy(int8_right),
-        "int8_by_source": {s: accuracy(int8_right[source_of == s]) for s in sources},
-        "int8_by_fold": {str(f): accuracy(int8_right[fold_of == f]) for f in folds},
+        "int8_by_source": {s: accuracy(int8_right[source_of == s]) for s in source_names},
+        "int8_by_fold": {str(f): accuracy(int8_right[fold_of == f]) for f in fold_numbers},
         "float_nll_after_fold_temperature": metrics.negative_log_likelihood(labels, float_probs),
         "float_int8_agreement": metrics.agreement(float_pred, int8_pred),
     }
+    if detail:
+        int8_probs = np.array(
+            [[float(row[f"int8_{name}"]) for name in model.LABELS] for row in rows]
+        )
+        confidence = int8_probs.max(1)
+        curve = selective.risk_coverage(confidence, int8_right)
+        summary["int8_figures"] = breakdown.figures(labels, int8_pred, model.LABELS)
+        summary["int8_figures_by_source"] = breakdown.by_source(
+            labels, int8_pred, source_of, model.LABELS
+        )
+        summary["int8_selective"] = {
+            "aurc": curve["aurc"],
+            f"at_coverage_{GOAL_COVERAGE:.2f}": selective.accuracy_at_coverage(
+                confidence, int8_right, GOAL_COVERAGE
+            ),
+        }
+    return summary
 
 
-def prediction_rows(prepared, fold: np.ndarray, results: list[dict]) -> list[dict[str, Any]]:
+def in_source_gaps(rows: list[dict[str, Any]], in_source: Path) -> dict[str, Any]:
+    """Per source: leave-one-source-out accuracy minus the in-source (K-fold) accuracy of
+    another run on the same images, with a paired bootstrap interval."""
+    reference = {row["path"]: row for row in read_rows(in_source)}
+    missing = [row["path"] for row in rows if row["path"] not in reference]
+    if missing:
+        raise SystemExit(f"{in_source} did not score {len(missing)} of these images (other data?)")
+    gaps = {}
+    for source in sorted({row["source"] for row in rows}):
+        mine = [row for row in rows if row["source"] == source]
+        held_out = np.array([row["int8_prediction"] == row["label"] for row in mine])
+        seen = np.array([reference[row["path"]]["int8_prediction"] == row["label"] for row in mine])
+        gaps[source] = {
+            "held_out": metrics.accuracy_with_interval(held_out),
+            "in_source": metrics.accuracy_with_interval(seen),
+            "gap": breakdown.paired_difference(held_out, seen),
+        }
+    return {"run": str(in_source), "by_source": gaps}
+
+
+def prediction_rows(
+    prepared, fold_list: list[folds.Fold], results: list[dict]
+) -> list[dict[str, Any]]:
     rows = []
-    for result in results:
+    for fold, result in zip(fold_list, results, strict=True):
         for position, index in enumerate(result["indices"]):
             record = prepared.records[int(index)]
             float_probs = result["float_probs"][position]
@@ -162,7 +240,7 @@ def prediction_rows(prepared, fold: np.ndarray, results: list[dict]) -> list[dic
                 "path": str(record.path),
                 "source": record.source,
                 "label": record.label,
-                "fold": int(fold[index]),
+                "fold": fold.number,
                 "float_prediction": model.LABELS[int(np.argmax(float_probs))],
                 "int8_prediction": model.LABELS[int(np.argmax(int8_probs))],
             }
@@ -193,15 +271,22 @@ def read_rows(run: Path) -> list[dict[str, Any]]:
 
 def markdown(summary: dict[str, Any], command: str) -> str:
     agreement = summary["float_int8_agreement"]
+    by_source = summary.get("by_source", False)
     lines = [
-        "# Cross-validation",
+        "# Leave-one-source-out validation" if by_source else "# Cross-validation",
         "",
         "> Research tool, not a diagnostic device. Figures are for choosing a training recipe.",
         "",
         f"`{command}`",
         "",
         f"{summary['images']} training + validation images, each scored once by a model that",
-        "never saw its duplicate group or patient; the leak-free test split was not read.",
+        "never saw its duplicate group or patient"
+        + (", nor any image of its source" if by_source else "")
+        + "; the leak-free test split was not read.",
+    ]
+    if summary.get("label_corrections"):
+        lines += ["", summary["label_corrections"]]
+    lines += [
         "",
         "| measure | result (95% Wilson interval) |",
         "|---|---|",
@@ -210,16 +295,68 @@ def markdown(summary: dict[str, Any], command: str) -> str:
     ]
     for source, figure in summary["int8_by_source"].items():
         lines.append(f"| int8, source {source} | {accuracy_text(figure)} |")
-    for fold, figure in summary["int8_by_fold"].items():
-        lines.append(f"| int8, fold {fold} | {accuracy_text(figure)} |")
+    fold_names = summary.get("fold_names", {})
+    # Leave-one-source-out folds are the sources: their lines would repeat the ones above.
+    for fold, figure in ({} if by_source else summary["int8_by_fold"]).items():
+        lines.append(f"| int8, {fold_names.get(fold, f'fold {fold}')} | {accuracy_text(figure)} |")
     low, high = agreement["ci95"]
     lines += [
         f"| float ↔ int8 agreement | {100 * agreement['agreement']:.1f}% "
         f"({agreement['agree']}/{agreement['n']}, {100 * low:.1f}–{100 * high:.1f}) |",
         f"| float NLL (temperature fitted per fold; for ranking) | "
         f"{summary['float_nll_after_fold_temperature']:.3f} |",
-        "",
     ]
+    chosen = summary.get("int8_selective")
+    if chosen:
+        at = chosen[f"at_coverage_{GOAL_COVERAGE:.2f}"]
+        lines += [
+            f"| int8 risk–coverage area (AURC, lower is better) | {chosen['aurc']:.4f} |",
+            f"| int8 accuracy on the {100 * at['coverage']:.0f}% most confident | "
+            f"{accuracy_text(at['answered_accuracy'])} |",
+        ]
+    if "int8_figures_by_source" in summary:
+        gaps = (summary.get("in_source") or {}).get("by_source", {})
+        title = "held-out source" if by_source else "source"
+        lines += [
+            "",
+            f"## int8 per {title}: accuracy, recall per class, macro-F1 (95% intervals)",
+            "",
+            f"| {title} | n | accuracy | "
+            + " | ".join(f"{label} recall" for label in model.LABELS)
+            + " | macro-F1 (bootstrap) |"
+            + (" in-source CV | gap (held out − in source) |" if gaps else ""),
+            "|---|---|---|" + "---|" * len(model.LABELS) + "---|" + ("---|---|" if gaps else ""),
+        ]
+        rows = [("all", summary["int8_figures"])] if not by_source else []
+        rows += list(summary["int8_figures_by_source"].items())
+        for name, figure in rows:
+            recalls = [
+                breakdown.recall_text(figure["recall"][label]) if label in figure["recall"] else "—"
+                for label in model.LABELS
+            ]
+            line = (
+                f"| {name} | {figure['n']} | {accuracy_text(figure)} | "
+                + " | ".join(recalls)
+                + f" | {breakdown.macro_f1_text(figure['macro_f1'])} |"
+            )
+            if gaps:
+                gap = gaps.get(name)
+                if gap:
+                    low, high = gap["gap"]["ci95"]
+                    line += (
+                        f" {accuracy_text(gap['in_source'])} | "
+                        f"{100 * gap['gap']['difference']:+.1f} points "
+                        f"({100 * low:+.1f} to {100 * high:+.1f}) |"
+                    )
+                else:
+                    line += " — | — |"
+            lines.append(line)
+        if gaps:
+            lines += [
+                "",
+                f"In-source figures: `{summary['in_source']['run']}` (K-fold, same images).",
+            ]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -228,7 +365,7 @@ def compare(runs: list[Path]) -> str:
 
     The runs must have scored the same images in the same folds (same data, seed, folds);
     'better/worse' count the images the run gets right and the first gets wrong, and the
-    reverse (int8), with McNemar's exact two-sided p-value.
+    reverse (int8), with McNemar's exact two-sided p-value; then the same per source.
     """
     tables = [read_rows(run) for run in runs]
     keys = [[(row["path"], row["fold"]) for row in rows] for rows in tables]
@@ -236,6 +373,7 @@ def compare(runs: list[Path]) -> str:
         if run_keys != keys[0]:
             raise SystemExit(f"{run} did not score the same images in the same folds as {runs[0]}")
     truth = np.array([row["label"] for row in tables[0]])
+    source_of = np.array([row["source"] for row in tables[0]])
     correct = [np.array([row["int8_prediction"] for row in rows]) == truth for rows in tables]
     lines = [
         "| run | int8 accuracy | float accuracy | agreement | NLL | better / worse vs first | p |",
@@ -252,18 +390,47 @@ def compare(runs: list[Path]) -> str:
             f"{summary['float_nll_after_fold_temperature']:.3f} | {better} / {worse} | "
             f"{mcnemar_p(better, worse):.3f} |"
         )
+    sources = sorted(set(source_of.tolist()))
+    if len(sources) > 1:
+        lines += [
+            "",
+            "Per source (int8 accuracy; better / worse vs first, McNemar p; recall per class):",
+            "",
+            "| run | source | accuracy | better / worse | p | "
+            + " | ".join(f"{label} recall" for label in model.LABELS)
+            + " |",
+            "|---|---|---|---|---|" + "---|" * len(model.LABELS),
+        ]
+        for run, rows, right in zip(runs, tables, correct, strict=True):
+            predicted = np.array([row["int8_prediction"] for row in rows])
+            for source in sources:
+                mine = source_of == source
+                better = int(np.sum(right[mine] & ~correct[0][mine]))
+                worse = int(np.sum(~right[mine] & correct[0][mine]))
+                recalls = []
+                for label in model.LABELS:
+                    of_label = mine & (truth == label)
+                    recalls.append(
+                        f"{int(np.sum(predicted[of_label] == label))}/{int(of_label.sum())}"
+                        if of_label.any()
+                        else "—"
+                    )
+                lines.append(
+                    f"| {run} | {source} | "
+                    f"{accuracy_text(metrics.accuracy_with_interval(right[mine]))} | "
+                    f"{better} / {worse} | {mcnemar_p(better, worse):.3f} | "
+                    + " | ".join(recalls)
+                    + " |"
+                )
     return "\n".join(lines) + "\n"
 
 
 def mcnemar_p(better: int, worse: int) -> float:
     """Exact two-sided McNemar p-value: a binomial test of `better` in better + worse at 0.5."""
-    from math import comb
+    from scipy.stats import binomtest
 
     total = better + worse
-    if total == 0:
-        return 1.0
-    tail = sum(comb(total, k) for k in range(min(better, worse) + 1)) / 2**total
-    return min(1.0, 2 * tail)
+    return float(binomtest(better, total, 0.5).pvalue) if total else 1.0
 
 
 def crossval(args: argparse.Namespace) -> dict[str, Any]:
@@ -274,38 +441,62 @@ def crossval(args: argparse.Namespace) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     train.set_determinism(args.seed)
     preset = train.resolve_preset(args)
-    if preset.distill:
-        # Teachers trained on the whole training split have seen every fold: the
-        # estimate would be biased, so distillation is not cross-validated.
-        raise SystemExit("distillation cannot be cross-validated (teachers saw every fold)")
+    if (preset.distill > 0) != bool(args.teacher_cv):
+        # A teacher trained on the whole training split has seen every fold: only
+        # per-fold teachers (other runs' fold models) keep the estimate honest.
+        raise SystemExit(
+            "distillation cannot be cross-validated with whole-split teachers (they saw every "
+            "fold): give per-fold teachers with --teacher-cv RUN ... and --set distill=W"
+        )
     command = "python -m tinyxray.crossval " + " ".join(shlex.quote(a) for a in args.argv)
-    config = preprocess.PreprocessConfig()
+    config = train.preprocess_config(preset)
+    prepared = train.prepare_data(args, preset, config, out)
+    try:
+        fold_list = folds.make_folds(prepared, args.by_source, args.folds, args.seed)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     (out / "config.json").write_text(
         json.dumps(
             {
                 "command": command,
                 "preset": preset.to_dict(),
+                "preprocess": dataclasses.asdict(config),
                 "seed": args.seed,
-                "folds": args.folds,
-                "data": [str(Path(r).resolve()) for r in args.data],
+                "by_source": args.by_source,
+                "folds": [
+                    {
+                        "number": f.number,
+                        "name": f.name,
+                        "trained": len(f.trained),
+                        "scored": len(f.scored),
+                    }
+                    for f in fold_list
+                ],
+                "data": [display_path(root) for root in args.data],
+                "teacher_cv": list(args.teacher_cv),
             },
             indent=2,
             default=str,
         )
         + "\n"
     )
-    prepared = train.prepare_data(args, preset, config, out)
-    fold = fold_of_pool(prepared, args.folds, args.seed)
-    counts = Counter(int(f) for f in fold if f >= 0)
     results = []
-    for number in range(args.folds):
+    for fold in fold_list:
         if not args.quiet:
-            print(f"fold {number + 1}/{args.folds}: scoring {counts[number]} images", flush=True)
-        results.append(run_fold(args, preset, prepared, fold, number, out))
-    rows = prediction_rows(prepared, fold, results)
+            print(
+                f"{fold.name}: training on {len(fold.trained)}, scoring {len(fold.scored)} images",
+                flush=True,
+            )
+        results.append(run_fold(args, preset, prepared, fold, out))
+    rows = prediction_rows(prepared, fold_list, results)
     write_rows(out / PREDICTIONS_FILE, rows)
-    summary = summarise(rows)
+    summary = summarise(rows, detail=True)
     summary["command"] = command
+    summary["by_source"] = args.by_source
+    summary["fold_names"] = {str(fold.number): fold.name for fold in fold_list}
+    summary["label_corrections"] = prepared.corrections_line
+    if args.in_source:
+        summary["in_source"] = in_source_gaps(rows, Path(args.in_source))
     summary["fit_seconds"] = [float(result["fit_seconds"]) for result in results]
     summary["wall_seconds"] = time.time() - started
     (out / "crossval.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -313,47 +504,116 @@ def crossval(args: argparse.Namespace) -> dict[str, Any]:
     return summary
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m tinyxray.crossval") -> argparse.ArgumentParser:
+    from tinyxray import arguments
+
     parser = argparse.ArgumentParser(
-        prog="python -m tinyxray.crossval",
-        description="Cross-validate a training recipe by patient group, or compare runs.",
+        prog=prog,
+        description="Cross-validate a training recipe by patient group or by source, or "
+        "compare runs.",
     )
-    parser.add_argument("--compare", nargs="+", metavar="RUN", help="compare finished runs")
-    parser.add_argument("--preset", default="recommended", choices=sorted(model.PRESETS))
-    parser.add_argument("--data", nargs="+", help="dataset root folder(s)")
-    parser.add_argument("--out", help="run folder (runs/<name>/)")
-    parser.add_argument("--folds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
     parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset field"
+        "--compare",
+        nargs="+",
+        metavar="RUN",
+        type=arguments.existing_dir,
+        help="compare finished runs",
+    )
+    parser.add_argument("--preset", default="recommended", choices=sorted(model.PRESETS))
+    parser.add_argument("--data", nargs="+", type=arguments.existing_dir, help="dataset root(s)")
+    parser.add_argument("--out", help="run folder (runs/<name>/)")
+    parser.add_argument("--folds", type=arguments.int_at_least(2), default=3)
+    parser.add_argument(
+        "--by-source",
+        action="store_true",
+        help="leave-one-source-out: one fold per source, trained on all the other sources",
+    )
+    parser.add_argument(
+        "--in-source",
+        metavar="RUN",
+        type=arguments.existing_dir,
+        help="a finished K-fold run on the same data and seed: report each source's gap to it",
+    )
+    parser.add_argument(
+        "--epochs", type=arguments.positive_int, default=None, help="override the preset's epochs"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        type=train_cli.preset_override,
+        metavar="KEY=VALUE",
+        help="override a preset field",
     )
     parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--test-fraction", type=float, default=0.2)
-    parser.add_argument("--limit", type=int, default=0, help="use only N random images (smoke)")
+    parser.add_argument("--test-fraction", type=arguments.fraction_below_one, default=0.2)
+    parser.add_argument(
+        "--limit",
+        type=arguments.non_negative_int,
+        default=0,
+        help="use only N random images (smoke)",
+    )
     parser.add_argument(
         "--base",
         metavar="RUN",
+        type=arguments.existing_dir,
         help="start each fold from this finished run's trained fold model instead of training",
     )
+    parser.add_argument(
+        "--teacher-cv",
+        nargs="+",
+        default=[],
+        metavar="RUN",
+        type=arguments.existing_dir,
+        help="distil from these finished runs' fold models (same folds; with --set distill=W)",
+    )
+    parser.add_argument(
+        "--study-labels",
+        action="store_true",
+        help="do not apply the datasets' label-correction files (the labels as published)",
+    )
     parser.add_argument("--resume", action="store_true", help="skip finished folds")
+    parser.add_argument(
+        "--force", action="store_true", help="replace the cross-validation run already in --out"
+    )
     parser.add_argument("--quiet", action="store_true")
-    # train.fit_model reads these; cross-validation never distils or refits.
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own logs")
+    # train.fit_model reads these; cross-validation never refits.
     parser.set_defaults(teacher=[], refit=False)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m tinyxray.crossval") -> int:
+    from tinyxray import tf_logging, user_errors
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     args.argv = argv
     if args.compare:
-        print(compare([Path(run) for run in args.compare]), end="")
+        with user_errors.reporting_user_errors(parser.prog):
+            print(compare([Path(run) for run in args.compare]), end="")
         return 0
     if not args.data or not args.out:
         parser.error("--data and --out are required (or --compare RUN ...)")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    summary = crossval(args)
+    tf_logging.quiet_environment(args.verbose)
+    with user_errors.reporting_user_errors(parser.prog):
+        try:
+            train_cli.resolve_preset(args)
+        except ValueError as error:
+            raise user_errors.UserError(str(error)) from None
+        out = Path(args.out)
+        train_cli.prepare_out(out, args.resume, args.force, kind="cross-validation")
+        tf_logging.import_tensorflow(args.verbose)
+        try:
+            summary = crossval(args)
+        except KeyboardInterrupt:
+            print(
+                f"\ninterrupted: finished folds are kept in {out}/fold_*/; resume with: "
+                f"{train_cli.resume_command(parser.prog, argv)}",
+                file=sys.stderr,
+            )
+            return user_errors.EXIT_INTERRUPTED
     print(markdown(summary, summary["command"]))
     return 0
 

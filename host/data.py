@@ -7,10 +7,17 @@ Layouts found under a root (several roots can be combined with `scan_datasets`):
 - ``ROOT[/<split>]/_classes.csv`` + images      Roboflow's one-hot CSV form
   (``filename,<class 1>,<class 2>,...`` with exactly one 1 per row)
 
-Class names map to the canonical labels Covid / Normal / Pneumonia through `LABEL_ALIASES`;
-an unknown class raises `UnknownClassError` naming it. Files are checked cheaply here (header
-decode, size limits); anything unusable lands in `DatasetScan.skipped` with a reason instead
-of raising. Full decoding happens later (tinyxray.frame_cache), which reports failures too.
+Class names map to the canonical labels Covid / Normal / Pneumonia through `LABEL_ALIASES`
+(`label_for_name`, the one label map, also used by the bench); an unknown class raises
+`UnknownClassError` naming it, and a root with no usable layout `DatasetError`. Files are
+checked cheaply here (header decode, size limits); anything unusable lands in
+`DatasetScan.skipped` with a reason instead of raising. Full decoding happens later
+(tinyxray.frame_cache), which reports failures too.
+
+Each record keeps its source (the root's folder name unless named) and its patient id where
+the root says (`tinyxray.sources`: patients.csv / metadata.csv tables, NIH file names). The
+root's label-correction file (`tinyxray.label_corrections`) is applied unless
+``corrections=False`` (the labels as published, for comparison with a study).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from tinyxray import preprocess
+from tinyxray import label_corrections, preprocess, sources
 
 LABELS = ("Covid", "Normal", "Pneumonia")
 
@@ -63,11 +70,13 @@ IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 )
 CLASSES_CSV = "_classes.csv"
-# NIH ChestX-ray8 names: 8-digit patient id, "_", 3-digit follow-up number.
-NIH_NAME = re.compile(r"^(\d{8})_\d{3}$")
 
 
-class UnknownClassError(ValueError):
+class DatasetError(ValueError):
+    """A dataset root cannot be used as one: no class folders, no images, an unknown class."""
+
+
+class UnknownClassError(DatasetError):
     """A class folder or CSV column does not map to a canonical label."""
 
 
@@ -80,10 +89,17 @@ class ImageRecord:
     source: str
     original_split: str | None = None
     patient_id: str | None = None
+    # The dataset's own label when a label correction changed it (None: unchanged).
+    published_label: str | None = None
 
     @property
     def label_index(self) -> int:
         return LABELS.index(self.label)
+
+    @property
+    def study_label(self) -> str:
+        """The label as the dataset publishes it (what a study trained and tested on)."""
+        return self.published_label or self.label
 
 
 @dataclasses.dataclass
@@ -92,10 +108,20 @@ class DatasetScan:
 
     records: list[ImageRecord] = dataclasses.field(default_factory=list)
     skipped: list[tuple[Path, str]] = dataclasses.field(default_factory=list)
+    corrections: list[label_corrections.Outcome] = dataclasses.field(default_factory=list)
+    corrections_applied: bool = True  # False: the labels as published (--study-labels)
 
     def extend(self, other: DatasetScan) -> None:
         self.records.extend(other.records)
         self.skipped.extend(other.skipped)
+        self.corrections.extend(other.corrections)
+        self.corrections_applied = self.corrections_applied and other.corrections_applied
+
+    def corrections_line(self) -> str:
+        """What the reports say about label corrections."""
+        if not self.corrections_applied:
+            return "Label corrections: not applied (--study-labels: the labels as published)."
+        return label_corrections.describe(self.corrections)
 
     def counts(self) -> dict[str, int]:
         """Image counts by "source/split/label" (split "-" when the source has none)."""
@@ -107,9 +133,14 @@ def _normalise(name: str) -> str:
     return " ".join(re.sub(r"[_\-]+", " ", name.strip().lower()).split())
 
 
+def label_for_name(name: str) -> str | None:
+    """The canonical label a class name stands for ("Viral Pneumonia" -> Pneumonia), or None."""
+    return LABEL_ALIASES.get(_normalise(name))
+
+
 def canonical_label(name: str) -> str:
     """Maps a class name ("Viral Pneumonia", "COVID-19", "No_findings", ...) to a label."""
-    label = LABEL_ALIASES.get(_normalise(name))
+    label = label_for_name(name)
     if label is None:
         known = ", ".join(sorted({*LABEL_ALIASES, *(label.lower() for label in LABELS)}))
         raise UnknownClassError(
@@ -124,15 +155,29 @@ def canonical_split(name: str) -> str | None:
     return SPLIT_ALIASES.get(_normalise(name))
 
 
+def has_image_suffix(path: Path) -> bool:
+    """True for the file name endings the scanner and the bench treat as images."""
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def files_below(folder: Path) -> list[Path]:
+    """Every file below `folder` in name order, without hidden files or hidden folders."""
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
+
+
 def patient_id_from_name(path: Path) -> str | None:
     """The patient id encoded in a file name, where the naming scheme is known (NIH)."""
-    match = NIH_NAME.match(path.stem)
-    return match.group(1) if match else None
+    return sources.patient_id_from_name(path)
 
 
 def check_image_header(path: Path) -> str | None:
     """Cheap validity check (format, size limits); returns a skip reason or None."""
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
+    if not has_image_suffix(path):
         return f"not an image file (suffix {path.suffix or 'none'!r})"
     try:
         if path.stat().st_size == 0:
@@ -144,29 +189,36 @@ def check_image_header(path: Path) -> str | None:
     except UnidentifiedImageError:
         return "not an image (format not recognised)"
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        return f"too large: decompression-bomb limit ({error})"
+        return preprocess.too_large_reason(error)
     except (OSError, SyntaxError, ValueError) as error:
         return f"corrupt header: {error}"
     if width * height > preprocess.MAX_PIXELS:
-        return f"too large: {width}x{height} = {width * height} pixels > {preprocess.MAX_PIXELS}"
+        return preprocess.too_large_reason(pixels=width * height, size=(width, height))
     if min(width, height) < preprocess.MIN_SIDE:
         return f"too small: {width}x{height}, minimum side {preprocess.MIN_SIDE}"
     return None
 
 
-def scan_dataset(root: str | Path, source: str | None = None, decode: bool = False) -> DatasetScan:
-    """Scans one dataset root. `decode=True` also fully decodes every image (slow)."""
+def scan_dataset(
+    root: str | Path, source: str | None = None, decode: bool = False, corrections: bool = True
+) -> DatasetScan:
+    """Scans one dataset root. `decode=True` also fully decodes every image (slow).
+
+    Patient ids come from the root's patient table or the file names (`tinyxray.sources`);
+    with `corrections` (default) the root's label-correction file is applied.
+    """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"dataset root {root} is not a directory")
-    source = source or root.resolve().name
-    scan = DatasetScan()
+    folder_name = root.resolve().name
+    source = source or folder_name
+    scan = DatasetScan(corrections_applied=corrections)
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     split_dirs = [p for p in subdirs if canonical_split(p.name)]
     if split_dirs:
         others = [p.name for p in subdirs if not canonical_split(p.name)]
         if others:
-            raise UnknownClassError(
+            raise DatasetError(
                 f"{root}: mixes split folders {[p.name for p in split_dirs]} with other "
                 f"folders {others}; expected only train/valid/test or only class folders"
             )
@@ -175,21 +227,58 @@ def scan_dataset(root: str | Path, source: str | None = None, decode: bool = Fal
     else:
         scan.extend(_scan_labelled(root, source, None, decode))
     if not scan.records and not scan.skipped:
-        raise FileNotFoundError(f"{root}: no class folders or {CLASSES_CSV} found")
+        class_dirs = [p.name for p in subdirs if not canonical_split(p.name)] or [
+            f"{p.name}/{c.name}" for p in split_dirs for c in sorted(p.iterdir()) if c.is_dir()
+        ]
+        if class_dirs:
+            raise DatasetError(f"{root}: the class folders {', '.join(class_dirs)} hold no images")
+        raise DatasetError(f"{root}: no class folders ({', '.join(LABELS)}) or {CLASSES_CSV} found")
+    _, table = sources.patient_table(root)
+    scan.records = [
+        dataclasses.replace(record, patient_id=sources.patient_id(record.path, root, table))
+        for record in scan.records
+    ]
+    correction_path = label_corrections.correction_file(root, folder_name)
+    if corrections and correction_path is not None:
+        try:
+            table_of_corrections = label_corrections.read(correction_path)
+        except label_corrections.CorrectionFileError as error:
+            raise DatasetError(str(error)) from None
+        kept, outcomes = label_corrections.apply(scan.records, root, source, table_of_corrections)
+        kept_paths = {record.path for record in kept}
+        scan.skipped += [
+            (record.path, f"excluded by the label-correction file {correction_path.name}")
+            for record in scan.records
+            if record.path not in kept_paths
+        ]
+        scan.records = kept
+        scan.corrections = outcomes
     return scan
 
 
 def scan_datasets(
-    roots: Iterable[str | Path], sources: Sequence[str | None] | None = None, decode: bool = False
+    roots: Iterable[str | Path],
+    names: Sequence[str | None] | None = None,
+    decode: bool = False,
+    corrections: bool = True,
 ) -> DatasetScan:
-    """Scans and combines several roots; each record keeps its source name."""
+    """Scans and combines any number of roots; each record keeps its source name."""
     roots = list(roots)
-    names = list(sources) if sources is not None else [None] * len(roots)
+    names = list(names) if names is not None else [None] * len(roots)
     if len(names) != len(roots):
         raise ValueError("give one source name per root")
-    combined = DatasetScan()
+    combined = DatasetScan(corrections_applied=corrections)
+    seen: dict[str, Path] = {}
     for root, name in zip(roots, names, strict=True):
-        combined.extend(scan_dataset(root, name, decode))
+        scan = scan_dataset(root, name, decode, corrections)
+        for source in {record.source for record in scan.records}:
+            if source in seen:
+                raise DatasetError(
+                    f"two roots have the source name {source!r} ({seen[source]}, {root}): "
+                    "name them apart (--source) so their images keep their sources"
+                )
+            seen[source] = Path(root)
+        combined.extend(scan)
     return combined
 
 
@@ -201,8 +290,11 @@ def _scan_labelled(folder: Path, source: str, split: str | None, decode: bool) -
     scan = DatasetScan()
     class_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     for class_dir in class_dirs:
-        label = canonical_label(class_dir.name)
-        for path in sorted(p for p in class_dir.rglob("*") if p.is_file()):
+        try:
+            label = canonical_label(class_dir.name)
+        except UnknownClassError as error:
+            raise UnknownClassError(f"{class_dir}: {error}") from None
+        for path in files_below(class_dir):
             _add_file(scan, path, label, source, split, decode)
     return scan
 
@@ -261,6 +353,5 @@ def _add_file(
             label=label,
             source=source,
             original_split=split,
-            patient_id=patient_id_from_name(path),
         )
     )

@@ -96,6 +96,18 @@ def _c_float(value: float) -> str:
     return f"{float(value)!r}f"
 
 
+# The card's preprocess "intensity" -> firmware/lib/core/preprocess.h IntensityMethod.
+INTENSITY_METHODS = {"none": 0, "stretch": 1}
+
+
+def intensity_method(card: model_card.ModelCard) -> int:
+    """The firmware's code for the card's step 3b (cards without the field: none)."""
+    name = card.preprocess.get("intensity", "none")
+    if name not in INTENSITY_METHODS:
+        raise ValueError(f"the firmware has no intensity normalisation {name!r}")
+    return INTENSITY_METHODS[name]
+
+
 def metadata_header(card: model_card.ModelCard, source_name: str) -> str:
     unknown = [op for op in card.ops if op not in RESOLVER_ADDERS]
     if unknown:
@@ -124,9 +136,14 @@ def metadata_header(card: model_card.ModelCard, source_name: str) -> str:
         f"constexpr int kNumClasses = {len(card.labels)};",
         f"constexpr const char* kLabels[kNumClasses] = {{{labels}}};",
         f"constexpr uint32_t kTflmArenaBytes = {card.tflm_arena_bytes};",
+        "// The TFLM arena with 32-bit pointers (Cortex-M4, ESP32-S3): tinyxray.tflm_arena.",
+        "constexpr uint32_t kTflmArenaBytesCortexM4 = "
+        f"{card.tflm_arena_bytes_by_target.get('cortex_m4', card.tflm_arena_bytes)};",
         f"constexpr float kUncertainThreshold = {_c_float(card.uncertain_threshold)};",
         f"constexpr float kTemperature = {_c_float(card.temperature)};",
         f"constexpr int kPreprocessSize = {int(card.preprocess.get('size', 96))};",
+        "// Step 3b (firmware/lib/core/preprocess.h IntensityMethod): 0 none, 1 stretch.",
+        f"constexpr int kIntensityMethod = {intensity_method(card)};",
         f"constexpr int kBlurKernel = {int(card.preprocess.get('blur_kernel', 3))};",
         f"constexpr float kBlurSigma = {_c_float(card.preprocess.get('blur_sigma', 1.0))};",
         "",

@@ -132,8 +132,7 @@ class FrameCache:
         """The full steps 1-4 frame of a file for `config` (config.size must match)."""
         if config.size != self.size:
             raise ValueError(f"cache holds size {self.size}, config asks {config.size}")
-        resized = self.entry(path).resized
-        return preprocess.gaussian_blur(resized, config.blur_kernel, config.blur_sigma)
+        return preprocess.finish_frame(self.entry(path).resized, config)
 
 
 def atomic_write(target: Path, write: Callable[[BinaryIO], object]) -> None:
@@ -168,9 +167,7 @@ def load_frames(
         except preprocess.ImageError as error:
             skipped.append((record.path, error.reason))
             continue
-        frames.append(
-            preprocess.gaussian_blur(entry.resized, config.blur_kernel, config.blur_sigma)
-        )
+        frames.append(preprocess.finish_frame(entry.resized, config))
         kept.append(record)
         entries.append(entry)
     stacked = (

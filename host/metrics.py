@@ -1,4 +1,10 @@
-"""Classification and calibration metrics (pure numpy; hand-checked in tests/test_metrics.py).
+"""Classification and calibration metrics for the evaluation and bench reports.
+
+The standard figures come from the field's libraries: per-class precision/recall/F1, the
+confusion matrix and the log-loss from scikit-learn, the Wilson interval from scipy's
+`binomtest(...).proportion_ci(method="wilson")`. What no library does is kept here: the
+"uncertain" column of the confusion matrix, and the reliability bins and ECE with our bin
+convention. tests/test_metrics.py checks every figure against hand arithmetic.
 
 Conventions: `labels` are integer class indices, `probs` is an (N, C) array of class
 probabilities. A prediction is "uncertain" when its top probability is below the threshold;
@@ -8,25 +14,27 @@ Accuracy and per-class figures use the top-1 prediction regardless of the thresh
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
-Z_95 = 1.959963984540054
+# The floor under a true-class probability in the log-loss: an int8 output of exactly 0
+# would otherwise count as -log(machine epsilon) = 36 nats, a figure set by the float type.
+NLL_FLOOR = 1e-12
 
 
-def wilson_interval(successes: int, total: int, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion (95% by default)."""
+def wilson_interval(successes: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (95% by default); (0, 1) when empty."""
     if total <= 0:
         return (0.0, 1.0)
     if not 0 <= successes <= total:
         raise ValueError(f"successes {successes} not in [0, {total}]")
-    p = successes / total
-    denominator = 1.0 + z * z / total
-    centre = (p + z * z / (2 * total)) / denominator
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    from scipy.stats import binomtest
+
+    interval = binomtest(int(successes), int(total)).proportion_ci(
+        confidence_level=confidence, method="wilson"
+    )
+    return (max(0.0, float(interval.low)), min(1.0, float(interval.high)))
 
 
 def _check(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -43,33 +51,33 @@ def confusion_with_uncertain(
     labels: np.ndarray, probs: np.ndarray, threshold: float = 0.6
 ) -> np.ndarray:
     """(C, C+1) counts: rows true class, columns predicted class, last column uncertain."""
+    from sklearn.metrics import confusion_matrix
+
     labels, probs = _check(labels, probs)
     classes = probs.shape[1]
     matrix = np.zeros((classes, classes + 1), dtype=np.int64)
-    predicted = probs.argmax(axis=1)
-    uncertain = probs.max(axis=1) < threshold
-    for true, pred, unsure in zip(labels, predicted, uncertain, strict=True):
-        matrix[true, classes if unsure else pred] += 1
+    unsure = probs.max(axis=1) < threshold
+    sure = ~unsure
+    if sure.any():
+        matrix[:, :classes] = confusion_matrix(
+            labels[sure], probs[sure].argmax(axis=1), labels=np.arange(classes)
+        )
+    matrix[:, classes] = np.bincount(labels[unsure], minlength=classes)
     return matrix
 
 
 def per_class_prf(labels: np.ndarray, predicted: np.ndarray, classes: int) -> dict[str, np.ndarray]:
     """Precision, recall, F1 and support per class (0 where undefined)."""
-    labels = np.asarray(labels)
-    predicted = np.asarray(predicted)
-    precision = np.zeros(classes)
-    recall = np.zeros(classes)
-    f1 = np.zeros(classes)
-    support = np.zeros(classes, dtype=np.int64)
-    for cls in range(classes):
-        true_positive = int(np.sum((predicted == cls) & (labels == cls)))
-        predicted_positive = int(np.sum(predicted == cls))
-        actual = int(np.sum(labels == cls))
-        support[cls] = actual
-        precision[cls] = true_positive / predicted_positive if predicted_positive else 0.0
-        recall[cls] = true_positive / actual if actual else 0.0
-        total = precision[cls] + recall[cls]
-        f1[cls] = 2 * precision[cls] * recall[cls] / total if total else 0.0
+    from sklearn.metrics import precision_recall_fscore_support
+
+    labels = np.asarray(labels, dtype=np.int64)
+    predicted = np.asarray(predicted, dtype=np.int64)
+    if len(labels) == 0:
+        zeros = np.zeros(classes)
+        return {"precision": zeros, "recall": zeros, "f1": zeros, "support": zeros.astype(int)}
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predicted, labels=np.arange(classes), zero_division=0.0
+    )
     return {"precision": precision, "recall": recall, "f1": f1, "support": support}
 
 
@@ -104,11 +112,25 @@ def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, bins: int 
     return float(np.sum(data["counts"] / total * gaps))
 
 
-def negative_log_likelihood(labels: np.ndarray, probs: np.ndarray, eps: float = 1e-12) -> float:
+def negative_log_likelihood(labels: np.ndarray, probs: np.ndarray) -> float:
+    """Mean -log p(true class) (scikit-learn's log_loss), with p floored at NLL_FLOOR.
+
+    Each row is renormalised first: the dequantised outputs of an int8 model sum to 1 only
+    within a few 1/256 steps, and a log-loss scores a distribution.
+    """
+    from sklearn.metrics import log_loss
+
     labels, probs = _check(labels, probs)
     if len(labels) == 0:
         return 0.0
-    return float(-np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], eps, 1.0))))
+    floored = np.clip(probs, NLL_FLOOR, 1.0)
+    return float(
+        log_loss(
+            labels,
+            floored / floored.sum(axis=1, keepdims=True),
+            labels=np.arange(probs.shape[1]),
+        )
+    )
 
 
 def brier_score(labels: np.ndarray, probs: np.ndarray) -> float:

@@ -12,10 +12,12 @@ can recompute them over the training set after fitting.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
+
+if TYPE_CHECKING:
+    import keras  # Imported where a model is built, so the presets load without TensorFlow.
 
 LABELS = ("Covid", "Normal", "Pneumonia")
 BN_MOMENTUM = 0.9
@@ -53,6 +55,11 @@ class Preset:
     distill: float = 0.0  # weight of the teachers' soft targets (train --teacher RUN ...)
     qat_epochs: int = 0  # > 0: quantisation-aware fine-tuning epochs after fit (host/qat.py)
     qat_learning_rate: float = 1e-5  # folded weights have no BatchNorm to absorb big steps
+    # Within-class source balance, 0 (by size) .. 1 (every source equal); tinyxray.balance.
+    source_balance: float = 0.0
+    balance: str = "weights"  # "weights" (loss weights) or "sampling" (tinyxray.balance)
+    photometric: str = "mild"  # "mild" or "strong" (tinyxray.augment)
+    intensity: str = "none"  # preprocessing intensity normalisation (tinyxray.preprocess)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -112,6 +119,8 @@ def _make_divisible(value: float, divisor: int = 8) -> int:
 
 
 def _conv_bn_relu(x, filters: int, kernel: int, stride: int, momentum: float, name: str):
+    import keras
+
     x = keras.layers.Conv2D(
         filters, kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_conv"
     )(x)
@@ -121,6 +130,8 @@ def _conv_bn_relu(x, filters: int, kernel: int, stride: int, momentum: float, na
 
 def _inverted_residual(x, expansion: int, out_filters: int, stride: int, momentum: float, name):
     """MobileNetV2 block: 1x1 expand -> 3x3 depthwise -> 1x1 linear project (+ skip)."""
+    import keras
+
     in_filters = x.shape[-1]
     shortcut = x
     if expansion != 1:
@@ -186,6 +197,8 @@ def build_model(
     num_classes: int = len(LABELS),
 ) -> keras.Model:
     """Build the classifier for a preset; outputs softmax probabilities."""
+    import keras
+
     inputs = keras.Input(shape=input_shape, name="image")
     if preset.architecture == "mobilenetv2":
         x = mobilenetv2_backbone(inputs, preset)
@@ -216,8 +229,12 @@ def build_model(
 
 def feature_model(model: keras.Model) -> keras.Model:
     """A model returning (penultimate features, logits) for the feature explorer."""
+    import keras
+
+    # The single input tensor (not the list model.inputs), so calling the extractor with
+    # one batch matches its input structure.
     return keras.Model(
-        model.inputs, [model.get_layer(FEATURES_LAYER).output, model.get_layer("logits").output]
+        model.input, [model.get_layer(FEATURES_LAYER).output, model.get_layer("logits").output]
     )
 
 
@@ -228,6 +245,8 @@ def reestimate_batchnorm(model: keras.Model, images: np.ndarray, batch_size: int
     statistic becomes the running average of the per-batch statistics (precise BN).
     Returns the number of batches used. Dropout has no BN after it, so it does not matter.
     """
+    import keras
+
     bn_layers = [
         layer for layer in _all_layers(model) if isinstance(layer, keras.layers.BatchNormalization)
     ]
@@ -249,6 +268,8 @@ def reestimate_batchnorm(model: keras.Model, images: np.ndarray, batch_size: int
 
 
 def _all_layers(model: keras.Model):
+    import keras
+
     for layer in model.layers:
         if isinstance(layer, keras.Model):
             yield from _all_layers(layer)

@@ -49,6 +49,8 @@ class ModelCard:
     tflm_arena_bytes: int
     aot_arena_bytes: int | None
     ops: list[str]
+    # TFLM arena per target: {"x86_64": measured, "cortex_m4": 32-bit bound} (tflm_arena.py).
+    tflm_arena_bytes_by_target: dict[str, int] = dataclasses.field(default_factory=dict)
     metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
     disclaimer: str = DISCLAIMER
     architecture: dict[str, Any] = dataclasses.field(default_factory=dict)

@@ -1,9 +1,11 @@
 """The one image -> model-input implementation (preprocessing spec v1, docs/preprocessing.md).
 
 Steps: 1. decode to 8-bit grayscale (`load_grayscale`); 2. reflect-pad to square; 3. exact
-area-average resize to S x S; 4. separable Gaussian blur (reflect-101 border); 5. int8 model
-input (`to_int8`). Training, evaluation, sample export and the bench all call this module;
-firmware/lib/core/preprocess.cc ports steps 2-5 and is checked against `golden_vectors()`.
+area-average resize to S x S; 3b. optional intensity normalisation (`normalise_intensity`,
+the card's ``intensity``: "none" or "stretch", an integer percentile contrast stretch);
+4. separable Gaussian blur (reflect-101 border); 5. int8 model input (`to_int8`). Training,
+evaluation, sample export and the bench all call this module; firmware/lib/core/preprocess.cc
+ports steps 2-5 and is checked against golden vectors made from this module.
 
 Step 3 is computed in exact integer arithmetic (each output pixel is a rational number with
 denominator L*L, L = the padded side), so the result is the mathematically exact area average
@@ -16,6 +18,7 @@ import argparse
 import dataclasses
 import hashlib
 import io
+import re
 import struct
 import warnings
 from collections.abc import Sequence
@@ -39,6 +42,22 @@ MIN_SIDE = 32
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
+def too_large_reason(
+    error: Exception | None = None, pixels: int | None = None, size: tuple[int, int] | None = None
+) -> str:
+    """The skip reason for an image above MAX_PIXELS, naming the one limit.
+
+    PIL's own decompression-bomb messages quote twice its limit above that; ours always
+    says MAX_PIXELS (with the image's pixel count, read from PIL's message if needed).
+    """
+    if pixels is None and error is not None:
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        pixels = int(found.group(1)) if found else None
+    dimensions = f"{size[0]}x{size[1]} = " if size else ""
+    count = f"{dimensions}{pixels:,} pixels" if pixels is not None else "more pixels"
+    return f"too large: {count} > {MAX_PIXELS:,} (the decompression-bomb limit)"
+
+
 class ImageError(ValueError):
     """A file cannot be used as an image; `reason` is a short human-readable cause."""
 
@@ -56,6 +75,7 @@ class PreprocessConfig:
     blur_kernel: int = 3
     blur_sigma: float = 1.0
     pad: str = "reflect"
+    intensity: str = "none"  # step 3b: "none" or "stretch" (`normalise_intensity`)
 
     def __post_init__(self) -> None:
         if self.size < 1:
@@ -66,11 +86,21 @@ class PreprocessConfig:
             raise ValueError(f"blur_sigma must be > 0, got {self.blur_sigma}")
         if self.pad != "reflect":
             raise ValueError(f"only pad='reflect' is implemented, got {self.pad!r}")
+        if self.intensity not in INTENSITY_METHODS:
+            raise ValueError(
+                f"intensity must be one of {INTENSITY_METHODS}, got {self.intensity!r}"
+            )
 
     def key(self) -> str:
         """A short stable identifier of this configuration (for caches)."""
         text = f"v{SPEC_VERSION}-{self.size}-{self.blur_kernel}-{self.blur_sigma!r}-{self.pad}"
+        if self.intensity != "none":
+            text += f"-{self.intensity}"
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def steps_1_to_3(self) -> PreprocessConfig:
+        """This configuration without steps 3b and 4: what the bench sends and samples hold."""
+        return dataclasses.replace(self, blur_kernel=0, intensity="none")
 
     @classmethod
     def from_dict(cls, record: dict) -> PreprocessConfig:
@@ -103,14 +133,12 @@ def decode_grayscale(data: bytes, name: str = "<bytes>") -> np.ndarray:
         except UnidentifiedImageError as error:
             raise ImageError(name, "not an image (format not recognised)") from error
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-            raise ImageError(name, f"too large: decompression-bomb limit ({error})") from error
+            raise ImageError(name, too_large_reason(error)) from error
         except (OSError, SyntaxError, ValueError) as error:
             raise ImageError(name, f"corrupt header: {error}") from error
         width, height = image.size
         if width * height > MAX_PIXELS:
-            raise ImageError(
-                name, f"too large: {width}x{height} = {width * height} pixels > {MAX_PIXELS}"
-            )
+            raise ImageError(name, too_large_reason(pixels=width * height, size=image.size))
         if min(width, height) < MIN_SIDE:
             raise ImageError(name, f"too small: {width}x{height}, minimum side {MIN_SIDE}")
         try:
@@ -226,6 +254,55 @@ def pad_resize(gray: np.ndarray, size: int) -> np.ndarray:
     return resize_area(pad_to_square(gray), size)
 
 
+# Step 3b: intensity normalisation.
+
+INTENSITY_METHODS = ("none", "stretch")
+# The stretch maps the STRETCH_PERCENT-th and (100 - STRETCH_PERCENT)-th percentile grey
+# levels of the frame to 0 and 255: a burnt-in label or a black border (under 1 % of the
+# frame) does not set the range, and a film's exposure and windowing no longer do either.
+STRETCH_PERCENT = 1
+
+
+def stretch_limits(frame: np.ndarray) -> tuple[int, int]:
+    """(lo, hi) of the percentile stretch, in integers over the 256-bin histogram.
+
+    With N pixels and k = N * STRETCH_PERCENT // 100: lo is the smallest grey level with
+    more than k pixels at or below it, hi the largest with more than k pixels at or above it.
+    """
+    _check_gray(frame)
+    histogram = np.bincount(frame.ravel(), minlength=256).astype(np.int64)
+    allowed = frame.size * STRETCH_PERCENT // 100
+    at_or_below = np.cumsum(histogram)
+    at_or_above = np.cumsum(histogram[::-1])[::-1]
+    lo = int(np.flatnonzero(at_or_below > allowed)[0])
+    hi = int(np.flatnonzero(at_or_above > allowed)[-1])
+    return lo, hi
+
+
+def stretch_table(lo: int, hi: int) -> np.ndarray:
+    """The 256-entry lookup table of the stretch: round_half_up((v - lo) * 255 / (hi - lo)).
+
+    Levels at or below lo map to 0, at or above hi to 255; hi <= lo (a flat frame) maps every
+    level to itself. Integer arithmetic only, so the C port is bit-exact.
+    """
+    levels = np.arange(256, dtype=np.int64)
+    if hi <= lo:
+        return levels.astype(np.uint8)
+    span = hi - lo
+    inside = (2 * (levels - lo) * 255 + span) // (2 * span)
+    return np.where(levels <= lo, 0, np.where(levels >= hi, 255, inside)).astype(np.uint8)
+
+
+def normalise_intensity(frame: np.ndarray, method: str = "none") -> np.ndarray:
+    """Step 3b on a resized uint8 frame: "none" (a copy) or "stretch" (percentile stretch)."""
+    _check_gray(frame)
+    if method == "none":
+        return frame.copy()
+    if method == "stretch":
+        return stretch_table(*stretch_limits(frame))[frame]
+    raise ValueError(f"intensity must be one of {INTENSITY_METHODS}, got {method!r}")
+
+
 # Step 4: Gaussian blur.
 
 
@@ -270,11 +347,17 @@ def to_int8(frame_u8: np.ndarray, scale: float = 1.0, zero_point: int = -128) ->
     return np.clip(values, -128, 127).astype(np.int8)
 
 
+def finish_frame(resized: np.ndarray, config: PreprocessConfig | None = None) -> np.ndarray:
+    """Steps 3b-4 on a steps 1-3 frame (a sample frame, a frame-cache entry)."""
+    config = config or PreprocessConfig()
+    normalised = normalise_intensity(resized, config.intensity)
+    return gaussian_blur(normalised, config.blur_kernel, config.blur_sigma)
+
+
 def preprocess_array(gray_u8: np.ndarray, config: PreprocessConfig | None = None) -> np.ndarray:
     """Steps 2-4 on a decoded grayscale array: a size x size uint8 frame."""
     config = config or PreprocessConfig()
-    resized = pad_resize(gray_u8, config.size)
-    return gaussian_blur(resized, config.blur_kernel, config.blur_sigma)
+    return finish_frame(pad_resize(gray_u8, config.size), config)
 
 
 def preprocess_file(path: str | Path, config: PreprocessConfig | None = None) -> np.ndarray:
@@ -391,27 +474,38 @@ def golden_header(vectors: Sequence[GoldenVector] | None = None) -> str:
     return "".join(parts)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tinyxray.preprocess", description=__doc__)
+def main(argv: Sequence[str] | None = None, prog: str = "python -m tinyxray.preprocess") -> int:
+    from tinyxray import arguments, user_errors
+
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     golden = commands.add_parser("golden", help="write the golden-vector C header")
     golden.add_argument(
         "out", type=Path, help="e.g. firmware/test/test_preprocess/golden_vectors.h"
     )
     frame = commands.add_parser("frame", help="preprocess one file and write a PNG")
-    frame.add_argument("image", type=Path)
-    frame.add_argument("out", type=Path)
-    frame.add_argument("--size", type=int, default=96)
+    frame.add_argument("image", type=arguments.existing_file)
+    frame.add_argument("out", type=Path, help="output image (.png; the suffix picks the format)")
+    frame.add_argument("--size", type=arguments.positive_int, default=96)
     frame.add_argument("--no-blur", action="store_true", help="steps 1-3 only (sample frames)")
     args = parser.parse_args(argv)
-    if args.command == "golden":
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(golden_header())
-        print(f"wrote {args.out}")
-    else:
-        kernel = 0 if args.no_blur else 3
-        config = PreprocessConfig(size=args.size, blur_kernel=kernel)
-        Image.fromarray(preprocess_file(args.image, config)).save(args.out)
+    with user_errors.reporting_user_errors(f"{prog} {args.command}"):
+        user_errors.check_writable_folder(args.out.parent.resolve(), "output folder")
+        if args.command == "golden":
+            args.out.write_text(golden_header())
+        else:
+            if args.out.suffix.lower() not in Image.registered_extensions():
+                raise user_errors.UserError(
+                    f"{args.out}: unknown image suffix {args.out.suffix or '(none)'!r}; use .png"
+                )
+            kernel = 0 if args.no_blur else 3
+            config = PreprocessConfig(size=args.size, blur_kernel=kernel)
+            try:
+                frame_pixels = preprocess_file(args.image, config)
+            except ImageError as error:
+                # Raised by this module, which may run as __main__ (another ImageError class).
+                raise user_errors.UserError(str(error)) from None
+            Image.fromarray(frame_pixels).save(args.out)
         print(f"wrote {args.out}")
     return 0
 

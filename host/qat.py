@@ -268,7 +268,7 @@ def calibrate(
     if not layers:
         return {}
     sources = [folded.get_layer(layer.name.removesuffix(FAKE_QUANT_SUFFIX)) for layer in layers]
-    probe = keras.Model(folded.inputs, [source.output for source in sources])
+    probe = keras.Model(folded.input, [source.output for source in sources])
     lows = np.full(len(layers), np.inf)
     highs = np.full(len(layers), -np.inf)
     for start in range(0, len(frames), batch_size):

@@ -26,7 +26,10 @@ ATTRIBUTION = """# Sample frames: attribution
 96x96 grayscale frames (preprocessing steps 1-3: grayscale, reflect-pad to square, area
 resize; not blurred) derived from images of the leak-free TEST split of the default model's
 training run (none of them, nor any duplicate or same-patient image, was used for training
-or validation). Selection: {per_group} random images per (source, class), seed {seed}.
+or validation). Selection: {per_group} random images per (source, class), seed {seed}, one
+per radiograph and patient at most, among the images whose licence allows adapted copies
+(below); fewer where a source's test split has fewer. Labels are the corrected ones
+(docs/training.md, label corrections).
 
 Sources:
 - covid19-image-dataset: the public Kaggle "Covid-19 Image Dataset" (Pranav Raikokte), as
@@ -37,6 +40,19 @@ Sources:
   selection of the DarkCovidNet study (Ozturk et al. 2020). The NIH release may be used
   freely with acknowledgement of the NIH Clinical Center. Labels were mined by NLP from
   reports and are noisy.
+- covid-cxnet-covid: the COVID-CXNet image collection, CC BY 4.0 (A. Haghanifar,
+  M. Molahasani Majdabadi, S. Ko, "COVID-CXNet: Detecting COVID-19 in Frontal Chest X-ray
+  Images using Deep Learning", https://github.com/armiro/COVID-CXNet, Multimedia Tools and
+  Applications, doi:10.1007/s11042-022-12156-z; dataset doi:10.6084/m9.figshare.12580328).
+  The collectors gathered them from third parties (journals, Radiopaedia, Eurorad, SIRM),
+  whose own terms may apply; `source_url` gives the page where known.
+- casereport-pneumonia: case-report radiographs from the ieee8023 COVID-19 image data
+  collection (J. P. Cohen, P. Morrison, L. Dao, K. Roth, T. Q. Duong, M. Ghassemi,
+  "COVID-19 Image Data Collection: Prospective Predictions Are the Future",
+  arXiv:2006.11988, 2020), via the GeneralBlockchain lung bounding-box repository. Each
+  frame's licence and original page are in samples.csv (`licence`, `source_url`); frames
+  from CC BY-NC-SA cases are shared under CC BY-NC-SA with credit to the original authors.
+  Images whose licence forbids adaptations (ND) or states none were not used as samples.
 
 The `original` column of samples.csv is each frame's source file inside its dataset folder.
 
@@ -56,15 +72,50 @@ def _relative_to_source(path: Path, source: str) -> str:
     return "/".join(parts[-3:])
 
 
-def export_samples(split_file: Path, out: Path, per_group: int = 6, seed: int = 0) -> list[dict]:
+def _source_root(path: Path, source: str) -> Path:
+    """The dataset root a file lies in (the folder named after its source)."""
+    parts = path.parts
+    if source in parts:
+        return Path(*parts[: len(parts) - parts[::-1].index(source)])
+    return path.parents[2]
+
+
+def _credit(path: Path, source: str, tables: dict[str, dict]) -> dict[str, str] | None:
+    """Licence and source URL of an image from its root's table; None: not to be shared.
+
+    An image is refused when its root's table has a licence column and the image's licence
+    is empty or forbids adaptations (ND): a sample frame is an adapted copy.
+    """
+    from tinyxray import sources
+
+    root = _source_root(path, source)
+    if root not in tables:
+        tables[root] = sources.image_table(root)
+    row = tables[root].get(_relative_to_source(path, source), {})
+    has_licence = any("license" in r or "licence" in r for r in list(tables[root].values())[:1])
+    licence = row.get("license") or row.get("licence") or ""
+    if has_licence and (not licence or "ND" in licence.upper().replace("-", " ").split()):
+        return None
+    return {"licence": licence, "source_url": row.get("source_url") or row.get("url") or ""}
+
+
+def export_samples(split_file: Path, out: Path, per_group: int = 4, seed: int = 0) -> list[dict]:
     """Write PNG frames + samples.csv + ATTRIBUTION.md; returns the csv rows."""
     with Path(split_file).open(newline="") as handle:
         rows = [row for row in csv.DictReader(handle) if row["split"] == "test"]
     if not rows:
         raise ValueError(f"{split_file} has no test rows")
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for row in rows:
-        groups[(row["source"], row["label"])].append(row)
+    tables: dict[Path, dict] = {}
+    seen_components: set[str] = set()
+    for row in sorted(rows, key=lambda row: row["file"]):
+        credit = _credit(Path(row["file"]), row["source"], tables)
+        # One frame per component at most: no two samples of one radiograph or patient.
+        if credit is None or row.get("component", "") in seen_components:
+            continue
+        if row.get("component"):
+            seen_components.add(row["component"])
+        groups[(row["source"], row["label"])].append({**row, **credit})
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.png"):
@@ -84,10 +135,13 @@ def export_samples(split_file: Path, out: Path, per_group: int = 6, seed: int = 
                     "label": label,
                     "source": source,
                     "original": _relative_to_source(Path(row["file"]), source),
+                    "licence": row["licence"],
+                    "source_url": row["source_url"],
                 }
             )
     with (out / "samples.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["file", "label", "source", "original"])
+        fields = ["file", "label", "source", "original", "licence", "source_url"]
+        writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(written)
     (out / "ATTRIBUTION.md").write_text(ATTRIBUTION.format(per_group=per_group, seed=seed))
@@ -98,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split-file", required=True, type=Path)
     parser.add_argument("--out", default=Path("models/samples"), type=Path)
-    parser.add_argument("--per-group", type=int, default=6, help="frames per (source, class)")
+    parser.add_argument("--per-group", type=int, default=4, help="frames per (source, class)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     rows = export_samples(args.split_file, args.out, args.per_group, args.seed)

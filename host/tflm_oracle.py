@@ -26,7 +26,7 @@ def check_softmax_params(flatbuffer: bytes) -> None:
     (QuantizeMultiplierGreaterThanOne); a degenerate model (e.g. untrained, with all logits
     near zero) violates this and TFLM calls abort(), which Python cannot catch.
     """
-    from tensorflow.lite.python import schema_py_generated as schema
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(flatbuffer), 0))
     for graph in model.subgraphs:
@@ -175,7 +175,7 @@ def litert_ref_invoke(
 
 def ops_of_kind(flatbuffer: bytes, kind: str) -> list:
     """The operators of one builtin kind (e.g. "SOFTMAX"), in graph order (schema object API)."""
-    from tensorflow.lite.python import schema_py_generated as schema
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(flatbuffer), 0))
     wanted = getattr(schema.BuiltinOperator, kind)

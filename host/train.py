@@ -27,8 +27,10 @@ from typing import Any
 import numpy as np
 
 from tinyxray import data, model, preprocess
+from tinyxray.paths import display_path
 
 SPLIT_FILE = "split.csv"
+RUN_CONFIG = "config.json"
 
 
 def set_determinism(seed: int) -> None:
@@ -39,11 +41,23 @@ def set_determinism(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def scan(roots: list[str]) -> data.DatasetScan:
-    scan_result = data.scan_datasets(roots)
+def scan(roots: list[str], study_labels: bool = False) -> data.DatasetScan:
+    """Any number of roots, each image keeping its source; label corrections unless
+    `study_labels` (the labels as published)."""
+    scan_result = data.scan_datasets(roots, corrections=not study_labels)
     if not scan_result.records:
-        raise SystemExit(f"no images found under {roots}")
+        unusable = scan_result.skipped
+        example = f" (first {unusable[0][0]}: {unusable[0][1]})" if unusable else ""
+        raise data.DatasetError(
+            f"no usable image under {', '.join(map(str, roots))}: "
+            f"{len(unusable)} file(s) skipped{example}"
+        )
     return scan_result
+
+
+def preprocess_config(preset: model.Preset) -> preprocess.PreprocessConfig:
+    """The preprocessing a preset trains with (its intensity normalisation, step 3b)."""
+    return preprocess.PreprocessConfig(intensity=preset.intensity)
 
 
 def split_fractions(validation_fraction: float, test_fraction: float) -> tuple[float, float, float]:
@@ -80,12 +94,16 @@ def class_weights(labels: np.ndarray, classes: int) -> dict[int, float]:
     return {cls: float(len(labels) / (classes * counts[cls])) for cls in range(classes)}
 
 
-def balancing_weights(preset: model.Preset, labels: np.ndarray) -> np.ndarray | None:
-    """Per-image weights that balance the classes (None when the preset does not balance)."""
+def balancing_weights(
+    preset: model.Preset, labels: np.ndarray, sources: np.ndarray | None = None
+) -> np.ndarray | None:
+    """Per-image weights balancing the classes and, within each, the sources by
+    `preset.source_balance` (tinyxray.balance); None when the preset does not balance."""
+    from tinyxray import balance
+
     if not preset.class_balance:
         return None
-    balance = class_weights(labels, len(model.LABELS))
-    return np.array([balance[int(label)] for label in labels], np.float32)
+    return balance.balance_weights(labels, sources, len(model.LABELS), preset.source_balance)
 
 
 def augmenter(seed: int, flip: bool = False):
@@ -141,7 +159,7 @@ def load_teacher(run_dirs: list[str]):
     for number, run in enumerate(run_dirs):
         member = keras.models.load_model(Path(run) / "model_float.keras", compile=False)
         temperature = model_card.load(Path(run)).temperature
-        logits = keras.Model(member.inputs, member.get_layer("logits").output, name=f"t{number}")
+        logits = keras.Model(member.input, member.get_layer("logits").output, name=f"t{number}")
         outputs.append(keras.layers.Softmax()(logits(inputs) / temperature))
     mean = outputs[0] if len(outputs) == 1 else keras.layers.Average()(outputs)
     teacher = keras.Model(inputs, mean, name="teacher")
@@ -161,25 +179,49 @@ def make_dataset(
     """(image, target, sample weight) batches; augmentation, mixup and distillation in training.
 
     Targets are one-hot; with a teacher, each training target becomes
-    (1 - distill) * label + distill * teacher(the augmented, mixed image).
+    (1 - distill) * label + distill * teacher(the augmented, mixed image). With the preset's
+    balance "sampling", the training weights become sampling probabilities instead: each
+    epoch draws len(frames) images from `balance.sampling_multiset` with unit loss weights.
     """
     import tensorflow as tf
+
+    from tinyxray import augment as photometric
 
     targets = np.eye(len(model.LABELS), dtype=np.float32)[labels]
     if weights is None:
         weights = np.ones(len(frames), np.float32)
-    dataset = tf.data.Dataset.from_tensor_slices(
-        (frames.astype(np.float32), targets, weights.astype(np.float32))
-    )
-    if train:
-        dataset = dataset.shuffle(len(frames), seed=seed, reshuffle_each_iteration=True)
+    if train and preset.balance == "sampling":
+        from tinyxray import balance
+
+        drawn = balance.sampling_multiset(weights)
+        frames_t, targets_t = tf.constant(frames.astype(np.float32)), tf.constant(targets)
+        dataset = (
+            tf.data.Dataset.from_tensor_slices(drawn)
+            .shuffle(len(drawn), seed=seed, reshuffle_each_iteration=True)
+            .take(len(frames))
+            .map(lambda i: (tf.gather(frames_t, i), tf.gather(targets_t, i), tf.ones([])))
+        )
+    else:
+        if preset.balance not in ("weights", "sampling"):
+            raise ValueError(f"unknown balance {preset.balance!r}")
+        dataset = tf.data.Dataset.from_tensor_slices(
+            (frames.astype(np.float32), targets, weights.astype(np.float32))
+        )
+        if train:
+            dataset = dataset.shuffle(len(frames), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(preset.batch_size)
     if train and preset.augment:
         layers = augmenter(seed, flip=preset.flip)
+        strong = (
+            photometric.strong_photometric(seed + 20) if preset.photometric == "strong" else None
+        )
+        if preset.photometric not in photometric.PHOTOMETRIC:
+            raise ValueError(f"unknown photometric {preset.photometric!r}")
 
         def augment(images, targets, weights):
             images = tf.clip_by_value(layers(images, training=True), 0.0, 255.0)
-            return tf.round(images), targets, weights
+            images = tf.round(images) if strong is None else strong(images)
+            return images, targets, weights
 
         dataset = dataset.map(augment)
     if train and preset.mixup > 0:
@@ -278,8 +320,12 @@ def fit_model(
     stage: str,
     args: argparse.Namespace,
     teacher=None,
+    sources: np.ndarray | None = None,
 ):
-    """Build and fit a fresh model; returns (model, fit seconds). `stage` prefixes its files."""
+    """Build and fit a fresh model; returns (model, fit seconds). `stage` prefixes its files.
+
+    `sources` (one name per training image) lets the preset balance sources within a class.
+    """
     import keras
 
     set_determinism(args.seed)
@@ -301,7 +347,7 @@ def fit_model(
         keras.callbacks.CSVLogger(str(out / f"{stage}history.csv"), append=args.resume),
         keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / f"{stage}last.keras")),
     ]
-    sample_weights = balancing_weights(preset, y_train)
+    sample_weights = balancing_weights(preset, y_train, sources)
     started = time.time()
     keras_model.fit(
         make_dataset(
@@ -313,6 +359,7 @@ def fit_model(
         epochs=preset.epochs,
         callbacks=callbacks,
         verbose=0 if args.quiet else 2,
+        shuffle=False,  # make_dataset shuffles; Keras cannot shuffle a tf.data.Dataset
     )
     return keras_model, time.time() - started
 
@@ -325,6 +372,7 @@ def quantisation_aware_finetune(
     stage: str,
     args: argparse.Namespace,
     teacher=None,
+    sources: np.ndarray | None = None,
 ):
     """Fold BatchNorm, fine-tune through the int8 simulation; returns the folded float model.
 
@@ -345,7 +393,7 @@ def quantisation_aware_finetune(
         metrics=["accuracy"],
     )
     x_train, y_train = training
-    sample_weights = balancing_weights(preset, y_train)
+    sample_weights = balancing_weights(preset, y_train, sources)
     twin.fit(
         make_dataset(
             x_train, y_train, preset, args.seed, train=True, weights=sample_weights, teacher=teacher
@@ -356,9 +404,42 @@ def quantisation_aware_finetune(
             keras.callbacks.CSVLogger(str(out / f"{stage}qat_history.csv")),
         ],
         verbose=0 if args.quiet else 2,
+        shuffle=False,  # make_dataset shuffles; Keras cannot shuffle a tf.data.Dataset
     )
     qat.export_weights(twin, folded)
     return folded
+
+
+def choose_uncertain_threshold(
+    keras_model, x_val: np.ndarray, y_val: np.ndarray, temperature: float, target: float
+) -> dict[str, Any]:
+    """The uncertain threshold for `target` answered accuracy, chosen on validation.
+
+    Uses the validated model's calibrated probabilities (the temperature fitted on the same
+    frames); the refit model keeps the threshold, as it keeps the temperature.
+    """
+    from tinyxray import selective
+
+    probs = softmax(logits_and_probs(keras_model, x_val)[0], temperature)
+    result = selective.choose_threshold(probs.max(1), probs.argmax(1) == y_val, target)
+    result["chosen_on"] = (
+        f"validation ({len(y_val)} images, float model, temperature {temperature:.3f})"
+    )
+    return result
+
+
+def balance_rows(preset: model.Preset, labels: np.ndarray, sources: np.ndarray) -> dict:
+    """The class and source balance the training used, for the run's record."""
+    from tinyxray import balance
+
+    weights = balancing_weights(preset, labels, sources)
+    if weights is None:
+        return {"kind": "none"}
+    return {
+        "kind": preset.balance,
+        "source_balance": preset.source_balance,
+        "rows": balance.describe(labels, sources, weights, model.LABELS),
+    }
 
 
 def settle_batchnorm(keras_model, preset: model.Preset, x_train, x_val, y_val):
@@ -407,6 +488,12 @@ class PreparedData:
     components: list[list[int]]  # duplicate and patient groups (record indices)
     failed: list[tuple[Path, str]]
     audit_summary: dict[str, Any]
+    corrections_line: str = ""  # what the reports say about label corrections
+
+    @property
+    def sources(self) -> np.ndarray:
+        """The source of every record (object array), for balance and per-source figures."""
+        return np.array([record.source for record in self.records], dtype=object)
 
 
 def prepare_data(
@@ -419,7 +506,7 @@ def prepare_data(
     """
     from tinyxray import audit, frame_cache
 
-    scan_result = scan(args.data)
+    scan_result = scan(args.data, getattr(args, "study_labels", False))
     records = scan_result.records
     if args.limit:
         rng = np.random.default_rng(args.seed)
@@ -434,7 +521,7 @@ def prepare_data(
     labels = np.array([model.LABELS.index(record.label) for record in records], dtype=np.int64)
     fractions = split_fractions(preset.validation_fraction, args.test_fraction)
     split_result = audit.leak_free_split(records, audit_result.components, args.seed, fractions)
-    audit_report = audit.report_dict(audit_result, split_result)
+    audit_report = audit.report_dict(audit_result, split_result, scan_result)
     (out / "audit.json").write_text(json.dumps(audit_report, indent=2) + "\n")
     (out / "audit.md").write_text(audit.report_markdown(audit_report))
     audit.write_split_csv(out / SPLIT_FILE, audit_result, split_result)
@@ -450,6 +537,7 @@ def prepare_data(
         components=[list(members) for members in audit_result.components],
         failed=[*scan_result.skipped, *audit_result.skipped],
         audit_summary=audit_report["summary"],
+        corrections_line=scan_result.corrections_line(),
     )
 
 
@@ -463,19 +551,19 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     set_determinism(args.seed)
     preset = resolve_preset(args)
-    config = preprocess.PreprocessConfig()
+    config = preprocess_config(preset)
     command = "python -m tinyxray.train " + " ".join(shlex.quote(a) for a in args.argv)
     run_config = {
         "command": command,
         "preset": preset.to_dict(),
         "seed": args.seed,
-        "data": [str(Path(root).resolve()) for root in args.data],
+        "data": [display_path(root) for root in args.data],
         "preprocess": config.__dict__ if not hasattr(config, "to_dict") else config.to_dict(),
         "test_fraction": args.test_fraction,
         "limit": args.limit,
         "versions": _versions(),
     }
-    (out / "config.json").write_text(json.dumps(run_config, indent=2, default=str) + "\n")
+    (out / RUN_CONFIG).write_text(json.dumps(run_config, indent=2, default=str) + "\n")
 
     prepared = prepare_data(args, preset, config, out)
     records, frames, labels, index = (
@@ -487,6 +575,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     failed, audit_summary = prepared.failed, prepared.audit_summary
     x_train, y_train = frames[index["train"]], labels[index["train"]]
     x_val, y_val = frames[index["validation"]], labels[index["validation"]]
+    s_train, s_val = prepared.sources[index["train"]], prepared.sources[index["validation"]]
 
     # Model and fit (resumable: BackupAndRestore keeps the epoch and optimizer state).
     shape = (config.size, config.size, 1)
@@ -499,22 +588,31 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         # needed (the refit trains a fresh model), so go straight to the refit.
         stage = json.loads(stage_file.read_text())
         fit_seconds, bn, temperature = stage["fit_seconds"], stage["bn"], stage["temperature"]
+        uncertain = stage["selective"]
     else:
         keras_model, fit_seconds = fit_model(
-            preset, shape, (x_train, y_train), (x_val, y_val), out, "", args, teacher
+            preset, shape, (x_train, y_train), (x_val, y_val), out, "", args, teacher, s_train
         )
         bn, temperature = settle_batchnorm(keras_model, preset, x_train, x_val, y_val)
         if preset.qat_epochs:
             keras_model = quantisation_aware_finetune(
-                keras_model, preset, (x_train, y_train), out, "", args, teacher
+                keras_model, preset, (x_train, y_train), out, "", args, teacher, s_train
             )
             # BatchNorm is folded now; the validation record and temperature follow the
             # fine-tuned model (kept in the BatchNorm record, which the refit reuses).
             val_logits, _ = logits_and_probs(keras_model, x_val)
             bn["after_qat"] = _nll_acc(val_logits, y_val)
             temperature = convert.fit_temperature(val_logits, y_val)
+        uncertain = choose_uncertain_threshold(
+            keras_model, x_val, y_val, temperature, args.selective_target
+        )
         if args.refit:
-            stage = {"fit_seconds": fit_seconds, "bn": bn, "temperature": temperature}
+            stage = {
+                "fit_seconds": fit_seconds,
+                "bn": bn,
+                "temperature": temperature,
+                "selective": uncertain,
+            }
             record = json.dumps(stage, indent=2).encode()
             frame_cache.atomic_write(stage_file, lambda handle: handle.write(record))
     refit: dict[str, Any] | None = None
@@ -525,14 +623,15 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         # seed, and keeps the validated stage's temperature and BatchNorm choice.
         x_all = np.concatenate([x_train, x_val])
         y_all = np.concatenate([y_train, y_val])
+        s_all = np.concatenate([s_train, s_val])
         keras_model, refit_seconds = fit_model(
-            preset, shape, (x_all, y_all), None, out, "refit_", args, teacher
+            preset, shape, (x_all, y_all), None, out, "refit_", args, teacher, s_all
         )
         if bn.get("kept") == "reestimated":
             model.reestimate_batchnorm(keras_model, x_all, preset.batch_size)
         if preset.qat_epochs:
             keras_model = quantisation_aware_finetune(
-                keras_model, preset, (x_all, y_all), out, "refit_", args, teacher
+                keras_model, preset, (x_all, y_all), out, "refit_", args, teacher, s_all
             )
         refit = {"images": len(x_all), "fit_seconds": refit_seconds}
         representative = x_all
@@ -545,7 +644,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     plain = flatbuffer
     flatbuffer = convert.set_softmax_beta(flatbuffer, 1.0 / temperature)
     beta_check = check_beta(plain, flatbuffer, x_val[:16], temperature)
-    metrics: dict[str, Any] = {"bn": bn, "beta_check": beta_check}
+    metrics: dict[str, Any] = {
+        "bn": bn,
+        "beta_check": beta_check,
+        "selective": uncertain,
+        "label_corrections": prepared.corrections_line,
+    }
     if refit:
         metrics["refit"] = refit
     card_path = convert.write_model_dir(
@@ -559,6 +663,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         preprocess=run_config["preprocess"],
         architecture=preset.to_dict(),
         metrics=metrics,
+        uncertain_threshold=uncertain["threshold"],
     )
 
     # Float vs int8 agreement on frames the shipped model was not trained on.
@@ -583,6 +688,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "beta_check": beta_check,
         "float_int8_agreement": metrics_module.agreement(float_pred, int8_pred),
         "tflm_arena_bytes": json.loads(card_path.read_text())["tflm_arena_bytes"],
+        "selective": uncertain,
+        "label_corrections": prepared.corrections_line,
+        "balance": balance_rows(preset, y_train, s_train),
     }
     summary["wall_seconds"] = time.time() - started
     (out / "train_summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
@@ -640,8 +748,35 @@ def training_markdown(summary: dict[str, Any], preset: model.Preset) -> str:
         f" {agreement['agreement']:.4f} ({agreement['agree']}/{agreement['n']},"
         f" 95% CI {agreement['ci95'][0]:.3f}-{agreement['ci95'][1]:.3f}).",
         f"- TFLM arena (bisection): {summary['tflm_arena_bytes']} bytes.",
-        "",
     ]
+    uncertain = summary.get("selective")
+    if uncertain:
+        from tinyxray import selective
+
+        verdict = "met" if uncertain["met"] else "NOT met; the most accurate threshold kept"
+        lines.append(
+            f"- Uncertain threshold for {100 * uncertain['target']:.0f}% accuracy on answered"
+            f" frames ({verdict}), chosen on {uncertain['chosen_on']}:"
+            f" {selective.describe(uncertain)}."
+        )
+    if summary.get("label_corrections"):
+        lines.append(f"- {summary['label_corrections']}")
+    balance_record = summary.get("balance", {})
+    if balance_record.get("rows"):
+        lines += [
+            "",
+            f"Class and source balance ({balance_record['kind']}, source_balance"
+            f" {balance_record['source_balance']}):",
+            "",
+            "| class | source | training images | weight per image | share of the class |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {row['class']} | {row['source']} | {row['images']} |"
+            f" {row['weight_per_image']:.3f} | {100 * row['share_of_class']:.1f}% |"
+            for row in balance_record["rows"]
+        ]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -687,28 +822,44 @@ def _versions() -> dict[str, str]:
     return versions
 
 
+def parse_override(item: str) -> tuple[str, Any]:
+    """One --set KEY=VALUE, typed by the Preset field; ValueError naming the problem."""
+    fields = {field.name for field in dataclasses.fields(model.Preset)} - {"name"}
+    key, sep, value = item.partition("=")
+    if not sep or key not in fields:
+        raise ValueError(
+            f"{item!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(fields))}"
+        )
+    default = getattr(model.PRESETS["case1"], key)
+    try:
+        if key in ("stem_filters", "max_blocks"):
+            return key, None if value.lower() == "none" else int(value)
+        if isinstance(default, bool):
+            if value.lower() not in ("1", "true", "yes", "0", "false", "no"):
+                raise ValueError
+            return key, value.lower() in ("1", "true", "yes")
+        if isinstance(default, int):
+            return key, int(value)
+        if isinstance(default, float):
+            return key, float(value)
+    except ValueError:
+        kind = "true or false" if isinstance(default, bool) else type(default).__name__
+        raise ValueError(f"{item!r}: {key} takes {kind}, not {value!r}") from None
+    return key, value
+
+
 def parse_overrides(items: list[str]) -> dict[str, Any]:
     """--set key=value pairs typed by the Preset field (e.g. bn_momentum=0.99 augment=false)."""
-    import dataclasses
+    return dict(parse_override(item) for item in items)
 
-    fields = {field.name: field for field in dataclasses.fields(model.Preset)}
-    overrides: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or key not in fields or key == "name":
-            raise SystemExit(f"--set {item!r}: expected KEY=VALUE with KEY in {sorted(fields)}")
-        default = getattr(model.PRESETS["case1"], key)
-        if isinstance(default, bool):
-            overrides[key] = value.lower() in ("1", "true", "yes")
-        elif isinstance(default, int) and key not in ("stem_filters", "max_blocks"):
-            overrides[key] = int(value)
-        elif isinstance(default, float):
-            overrides[key] = float(value)
-        elif key in ("stem_filters", "max_blocks"):
-            overrides[key] = None if value.lower() == "none" else int(value)
-        else:
-            overrides[key] = value
-    return overrides
+
+def preset_override(text: str) -> str:
+    """argparse type= for --set: checks KEY=VALUE at parse time (resolve_preset types it)."""
+    try:
+        parse_override(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def resolve_preset(args: argparse.Namespace) -> model.Preset:
@@ -719,16 +870,27 @@ def resolve_preset(args: argparse.Namespace) -> model.Preset:
     return model.get_preset(args.preset, **overrides)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m tinyxray.train") -> argparse.ArgumentParser:
+    from tinyxray import arguments
+
     parser = argparse.ArgumentParser(
-        prog="python -m tinyxray.train", description="Train, convert and package a tinyxray model."
+        prog=prog, description="Train, convert and package a tinyxray model."
     )
     parser.add_argument("--preset", default="recommended", choices=sorted(model.PRESETS))
-    parser.add_argument("--data", nargs="+", required=True, help="dataset root folder(s)")
-    parser.add_argument("--out", required=True, help="run folder (runs/<name>/)")
-    parser.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
     parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset field"
+        "--data", nargs="+", required=True, type=arguments.existing_dir, help="dataset root(s)"
+    )
+    parser.add_argument("--out", required=True, help="run folder (runs/<name>/)")
+    parser.add_argument(
+        "--epochs", type=arguments.positive_int, default=None, help="override the preset's epochs"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        type=preset_override,
+        metavar="KEY=VALUE",
+        help="override a preset field",
     )
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument(
@@ -736,29 +898,118 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=[],
         metavar="RUN",
+        type=arguments.existing_dir,
         help="distil from these trained run folders (their averaged calibrated outputs)",
     )
-    parser.add_argument("--test-fraction", type=float, default=0.2)
-    parser.add_argument("--limit", type=int, default=0, help="use only N random images (smoke)")
+    parser.add_argument("--test-fraction", type=arguments.fraction_below_one, default=0.2)
+    parser.add_argument(
+        "--limit",
+        type=arguments.non_negative_int,
+        default=0,
+        help="use only N random images (smoke)",
+    )
     parser.add_argument("--resume", action="store_true", help="continue from checkpoints")
+    parser.add_argument(
+        "--force", action="store_true", help="replace the training run already in --out"
+    )
     parser.add_argument(
         "--refit",
         action="store_true",
         help="after validating the recipe, train the shipped model on training + validation",
     )
+    parser.add_argument(
+        "--selective-target",
+        type=float,
+        default=0.90,
+        metavar="ACCURACY",
+        help="accuracy on answered frames the uncertain threshold is chosen for, on "
+        "validation (default 0.90)",
+    )
+    parser.add_argument(
+        "--study-labels",
+        action="store_true",
+        help="do not apply the datasets' label-correction files (the labels as published)",
+    )
     parser.add_argument("--name", default=None, help="model name in the card")
     parser.add_argument("--version", default="1.0.0")
     parser.add_argument("--no-evaluate", dest="evaluate", action="store_false")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own logs")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def prepare_out(out: Path, resume: bool, force: bool, kind: str = "training") -> Path:
+    """Checks --out before any work: a run already there needs --resume or --force.
+
+    --force removes the old run (so no old report/ stays beside a new model); a folder
+    holding other files is refused either way. The folder must be writable.
+    """
+    from tinyxray import user_errors
+
+    holds_run = (out / RUN_CONFIG).is_file()
+    if holds_run and not resume:
+        if not force:
+            raise user_errors.UserError(
+                f"--out {out} already holds a {kind} run: continue it with --resume, "
+                "replace it with --force, or choose another --out"
+            )
+        shutil.rmtree(out)
+    elif out.is_dir() and not holds_run and any(out.iterdir()):
+        raise user_errors.UserError(
+            f"--out {out} is not empty and holds no {kind} run; choose a new or empty folder"
+        )
+    return user_errors.check_writable_folder(out)
+
+
+def resume_command(prog: str, argv: list[str]) -> str:
+    """The command line that continues this run: the same arguments with --resume."""
+    kept = [argument for argument in argv if argument != "--force"]
+    if "--resume" not in kept:
+        kept.append("--resume")
+    return " ".join([prog, *(shlex.quote(argument) for argument in kept)])
+
+
+def interrupted_message(out: Path, prog: str, argv: list[str]) -> str:
+    """One line for Ctrl-C: where the last checkpoint is and how to resume."""
+    checkpoints = out / "checkpoints"
+    epochs = {
+        stage: len((out / f"{stage}history.csv").read_text().splitlines()) - 1
+        for stage in ("", "refit_")
+        if (out / f"{stage}history.csv").is_file()
+    }
+    if not checkpoints.is_dir() or not any(count > 0 for count in epochs.values()):
+        return (
+            f"interrupted before the first epoch finished; nothing to resume yet "
+            f"(start again with: {resume_command(prog, argv)})"
+        )
+    stage = "refit" if epochs.get("refit_", 0) > 0 else "training"
+    done = epochs.get("refit_" if stage == "refit" else "", 0)
+    return (
+        f"interrupted: the last checkpoint ({stage}, epoch {done}) is in {checkpoints}; "
+        f"resume with: {resume_command(prog, argv)}"
+    )
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m tinyxray.train") -> int:
+    from tinyxray import tf_logging, user_errors
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
     args.argv = argv
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    summary = train(args)
+    tf_logging.quiet_environment(args.verbose)
+    with user_errors.reporting_user_errors(parser.prog):
+        try:
+            resolve_preset(args)
+        except ValueError as error:
+            raise user_errors.UserError(str(error)) from None
+        prepare_out(Path(args.out), args.resume, args.force)
+        tf_logging.import_tensorflow(args.verbose)
+        try:
+            summary = train(args)
+        except KeyboardInterrupt:
+            print("\n" + interrupted_message(Path(args.out), parser.prog, argv), file=sys.stderr)
+            return user_errors.EXIT_INTERRUPTED
     print(
         f"trained {summary['preset']}: {summary['images']} images,"
         f" fit {summary['fit_seconds']:.0f}s,"
@@ -781,6 +1032,7 @@ def main(argv: list[str] | None = None) -> int:
                 "--out",
                 str(Path(args.out) / "report"),
                 "--update-card",
+                *(["--verbose"] if args.verbose else []),
             ]
         )
     return 0

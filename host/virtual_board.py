@@ -70,6 +70,34 @@ class VirtualBoardError(RuntimeError):
     """A virtual board could not be built, started or reached."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived; raised like Ctrl-C so every `with VirtualBoard` cleans up."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def signals_as_interrupts() -> Iterator[None]:
+    """While inside, SIGTERM and SIGHUP raise Terminated in the main thread.
+
+    Their default action kills Python at once: no `finally`, no atexit, so a board it
+    started keeps running (reparented to PID 1) and its temporary folder stays behind.
+    """
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Terminated(signum)
+
+    caught = (signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, interrupt) for signum in caught}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 # Boards still running when Python exits (a crashed test, a forgotten stop())
 # are killed then: they run in their own session and would outlive us.
 _RUNNING: set[subprocess.Popen] = set()
@@ -274,6 +302,15 @@ class VirtualBoard:
         self.kill()
         self.start()
 
+    def exit_code(self) -> int | None:
+        """The exit status of a board that stopped by itself (None while it runs)."""
+        return None if self._process is None else self._process.poll()
+
+    @property
+    def workdir(self) -> Path:
+        """The board's temporary folder (its log, the host board's serial link)."""
+        return self._workdir
+
     def log(self) -> str:
         """The board process's own output (not the serial port)."""
         return self._log_path.read_text(errors="replace") if self._log_path.exists() else ""
@@ -311,6 +348,11 @@ def main(argv: list[str] | None = None) -> int:
     banner_parser.add_argument("board", choices=BOARDS)
     args = parser.parse_args(argv)
 
+    with signals_as_interrupts():
+        return _run_command(args)
+
+
+def _run_command(args: argparse.Namespace) -> int:
     started = time.monotonic()
     firmware = build(args.board)
     print(f"built {firmware} in {time.monotonic() - started:.1f} s")

@@ -146,7 +146,9 @@ def convert_int8(model: Any, seed: int, samples: int = 32) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    return bytes(converter.convert())
+    from tinyxray import convert
+
+    return convert.run_converter(converter)
 
 
 def set_softmax_beta(flatbuffer: bytes, beta: float) -> bytes:

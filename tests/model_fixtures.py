@@ -64,11 +64,11 @@ def write_tiny_model_dir(directory: Path, temperature: float = 1.0) -> Path:
     )
 
 
-def write_synthetic_dataset(root: Path) -> Path:
+def write_synthetic_dataset(root: Path, seed: int = 0) -> Path:
     """Class folders of 12 noisy PNGs each, one brightness band per class; returns root."""
     from PIL import Image
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     for index, label in enumerate(("Covid", "Normal", "Pneumonia")):
         folder = root / label
         folder.mkdir(parents=True)

@@ -52,6 +52,25 @@ def test_banner_is_recorded_and_boot_ignored_when_asked(device: FakeDevice) -> N
         assert connection.stats.banners == ["tinyxray firmware 0.0.0-fake board=fake protocol=1"]
 
 
+def test_log_lines_reach_the_owner_and_never_end_a_wait(device: FakeDevice) -> None:
+    # A LOG packet (request id 0) sent right before every reply, as TFLM's DebugLog would.
+    device.faults.garbage_before_reply = protocol.encode_frame(
+        protocol.Reply.LOG, 0, b"Failed to allocate tail memory."
+    )
+    seen: list[str] = []
+    with open_link(device) as connection:
+        connection.on_log = seen.append
+        wait_for_boot(connection)
+        for index in range(3):
+            reply = connection.call(
+                protocol.Command.ECHO, bytes([index]) * 8, protocol.Reply.ECHO_REPLY
+            )
+            assert reply.payload == bytes([index]) * 8
+        assert seen == ["Failed to allocate tail memory."] * 3
+        assert connection.device_log == seen
+        assert connection.stats.stale_packets == 0
+
+
 def test_resynchronises_after_garbage(device: FakeDevice) -> None:
     device.faults.garbage_before_reply = b"\x42\x00\x13\x37noise\xff\xfe\x00"
     with open_link(device) as connection:

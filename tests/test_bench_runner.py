@@ -84,7 +84,7 @@ def test_list_frames_from_manifest(tmp_path: Path) -> None:
     Image.fromarray(np.zeros((96, 96), np.uint8)).save(tmp_path / "a.png")
     (tmp_path / "samples.csv").write_text("file,label,source,original\na.png,normal,x,y\n")
     frames = runner.list_frames(tmp_path, ("Covid", "Normal", "Pneumonia"))
-    assert frames == [runner.FrameSpec("a.png", tmp_path / "a.png", "Normal")]
+    assert frames == [runner.FrameSpec("a.png", tmp_path / "a.png", "Normal", "x")]
     (tmp_path / "samples.csv").write_text("file,label\na.png,cat\n")
     with pytest.raises(runner.BenchDataError, match="'cat'"):
         runner.list_frames(tmp_path, ("Covid", "Normal", "Pneumonia"))
@@ -110,6 +110,9 @@ def test_full_run_writes_reports(
         "records": 6,
         "labelled": 5,
         "duplicates": [],
+        "skipped": 0,
+        "skipped_files": [],
+        "unlabelled": {"other": 1},
         "missing": 0,
     }
     assert report["agreement"]["scores_identical"] == 6
@@ -117,6 +120,11 @@ def test_full_run_writes_reports(
     assert report["accuracy"]["device"]["n"] == 5
     assert report["accuracy"]["device"]["correct"] == report["accuracy"]["host_int8"]["correct"]
     assert sum(map(sum, report["confusion"]["matrix"])) == 5
+    confident = report["accuracy"]["confident"]
+    assert confident["threshold"] == model.uncertain_threshold
+    assert 0.0 <= confident["aurc"] <= 1.0
+    assert confident["coverage_ci95"][0] <= confident["coverage"] <= confident["coverage_ci95"][1]
+    assert report["accuracy"]["by_source"] == {}  # folder frames carry no source
     assert report["cost"]["bench"]["n"] == 3
     assert report["cost"]["unit"] == "ns"
     assert report["link"]["overhead_fraction_per_frame"] <= 0.01

@@ -45,7 +45,9 @@ def test_summary_by_hand() -> None:
 
 
 @pytest.mark.slow
-def test_crossval_scores_every_pool_image_once(tmp_path: Path, monkeypatch) -> None:
+def test_crossval_scores_every_pool_image_once(
+    tmp_path: Path, monkeypatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("TINYXRAY_CACHE", str(tmp_path / "cache"))
     root = write_synthetic_dataset(tmp_path / "data")
     run = tmp_path / "cv"
@@ -79,10 +81,12 @@ def test_crossval_scores_every_pool_image_once(tmp_path: Path, monkeypatch) -> N
     assert crossval.main([*arguments, *options]) == 0
     assert (tuned / "fold_0" / "qat_history.csv").is_file()
     assert [row["path"] for row in crossval.read_rows(tuned)] == [row["path"] for row in rows]
-    with pytest.raises(SystemExit, match="scored other images"):
+    with pytest.raises(SystemExit) as exit_info:
         crossval.main(
             [*arguments, "--folds", "3", "--base", str(run), "--out", str(tmp_path / "x")]
         )
+    assert exit_info.value.code == 2
+    assert "scored other images" in capsys.readouterr().err
 
 
 def test_compare_refuses_runs_on_other_folds(tmp_path: Path) -> None:
@@ -100,7 +104,77 @@ def test_compare_refuses_runs_on_other_folds(tmp_path: Path) -> None:
         crossval.compare([tmp_path / "missing"])
 
 
-def test_distillation_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="cannot be cross-validated"):
+def test_distillation_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
         arguments = ["--preset", "tiny", "--data", str(tmp_path), "--out", str(tmp_path / "o")]
         crossval.main([*arguments, "--set", "distill=0.5"])
+    assert exit_info.value.code == 2
+    assert "cannot be cross-validated" in capsys.readouterr().err
+
+
+def _two_sources(root: Path) -> list[str]:
+    """Two synthetic sources sharing Covid and Normal; only the first has Pneumonia."""
+    first = write_synthetic_dataset(root / "first")
+    second = write_synthetic_dataset(root / "second", seed=1)
+    for path in (second / "Pneumonia").iterdir():
+        path.unlink()
+    (second / "Pneumonia").rmdir()
+    return [str(first), str(second)]
+
+
+@pytest.mark.slow
+def test_leave_one_source_out_trains_on_the_other_sources(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TINYXRAY_CACHE", str(tmp_path / "cache"))
+    roots = _two_sources(tmp_path / "data")
+    common = ["--preset", "tiny", "--epochs", "1", "--data", *roots, "--quiet"]
+    kfold = tmp_path / "cv"
+    assert crossval.main([*common, "--folds", "2", "--out", str(kfold)]) == 0
+    loso = tmp_path / "loso"
+    options = ["--by-source", "--in-source", str(kfold), "--out", str(loso)]
+    assert crossval.main([*common, *options]) == 0
+
+    config = json.loads((loso / "config.json").read_text())
+    assert [fold["name"] for fold in config["folds"]] == ["first", "second"]
+    rows = crossval.read_rows(loso)
+    pool = {row["path"]: row["source"] for row in crossval.read_rows(kfold)}
+    assert {row["path"] for row in rows} == set(pool)  # the same images, each once
+    by_source = {"first": 0, "second": 0}
+    for row in rows:
+        by_source[row["source"]] += 1
+        assert row["fold"] == str(["first", "second"].index(row["source"]))
+    # Each fold trained on exactly the other source's pool images.
+    assert [fold["trained"] for fold in config["folds"]] == [
+        by_source["second"],
+        by_source["first"],
+    ]
+    summary = json.loads((loso / "crossval.json").read_text())
+    assert set(summary["int8_figures_by_source"]) == {"first", "second"}
+    second = summary["int8_figures_by_source"]["second"]
+    assert set(second["recall"]) == {"Covid", "Normal"}  # no Pneumonia in that source
+    gaps = summary["in_source"]["by_source"]
+    for source, gap in gaps.items():
+        expected = gap["held_out"]["accuracy"] - gap["in_source"]["accuracy"]
+        assert gap["gap"]["difference"] == pytest.approx(expected), source
+    text = (loso / "crossval.md").read_text()
+    assert "Leave-one-source-out" in text and "gap (held out − in source)" in text
+    assert "| second |" in text
+
+    # Per-fold teachers: distillation from the leave-one-source-out run's own fold models.
+    distilled = tmp_path / "loso_distill"
+    teacher = ["--teacher-cv", str(loso), "--set", "distill=0.5"]
+    assert crossval.main([*common, "--by-source", "--out", str(distilled), *teacher]) == 0
+    assert [row["path"] for row in crossval.read_rows(distilled)] == [row["path"] for row in rows]
+    table = crossval.compare([loso, distilled])
+    assert "| first |" in table and "| second |" in table
+
+
+def test_leave_one_source_out_needs_two_sources_sharing_a_class(
+    tmp_path: Path, monkeypatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TINYXRAY_CACHE", str(tmp_path / "cache"))
+    root = write_synthetic_dataset(tmp_path / "data")
+    arguments = ["--by-source", "--preset", "tiny", "--data", str(root), "--quiet"]
+    with pytest.raises(SystemExit) as exit_info:
+        crossval.main([*arguments, "--out", str(tmp_path / "o")])
+    assert exit_info.value.code == 2
+    assert "at least two sources that share a class" in capsys.readouterr().err

@@ -108,7 +108,7 @@ def test_unknown_class_folder_and_mixed_layout_raise(tmp_path: Path) -> None:
         data.scan_dataset(tmp_path / "a")
     write_image(tmp_path / "b" / "train" / "Normal" / "x.png")
     write_image(tmp_path / "b" / "Normal" / "y.png")
-    with pytest.raises(data.UnknownClassError, match="mixes split folders"):
+    with pytest.raises(data.DatasetError, match="mixes split folders"):
         data.scan_dataset(tmp_path / "b")
     with pytest.raises(FileNotFoundError):
         data.scan_dataset(tmp_path / "absent")
@@ -194,11 +194,14 @@ def test_load_frames_reports_skipped(tmp_path: Path) -> None:
 @needs_datasets
 @pytest.mark.dataset
 def test_scan_shared_datasets() -> None:
-    scan = data.scan_datasets([SEED_SET, NIH_SET])
+    published = data.scan_datasets([SEED_SET, NIH_SET], corrections=False).counts()
+    assert published["covid19-image-dataset/test/Covid"] == 26
+    assert published["covid19-image-dataset/train/Pneumonia"] == 70
+    scan = data.scan_datasets([SEED_SET, NIH_SET])  # label corrections applied
     assert scan.skipped == []
     counts = scan.counts()
-    assert counts["covid19-image-dataset/test/Covid"] == 26
-    assert counts["covid19-image-dataset/train/Pneumonia"] == 70
+    assert counts["covid19-image-dataset/test/Covid"] == 25  # test/Covid/0113.jpg
+    assert counts["covid19-image-dataset/train/Pneumonia"] == 70 + 18
     nih = [r for r in scan.records if r.source == "nih-cxr8-adult-subset"]
     assert len(nih) == 480 and all(r.patient_id for r in nih)
     assert all(r.original_split is None for r in nih)

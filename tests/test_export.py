@@ -1,5 +1,6 @@
 """export_c: the C array decodes to the .tflite bytes; the headers compile and agree."""
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -43,8 +44,18 @@ def test_metadata_header_carries_the_card(exported):
     assert f'kModelSha256 = "{card.sha256}"' in header
     assert f"kTflmArenaBytes = {card.tflm_arena_bytes};" in header
     assert "constexpr float kTemperature = 1.5f;" in header
+    assert "constexpr int kIntensityMethod = 0;" in header  # no step 3b in this card
     adders = re.findall(r"X\((\w+)\)", header.split("#define TINYXRAY_MODEL_OPS(X)")[1])
     assert adders == [export_c.RESOLVER_ADDERS[op] for op in card.ops]
+
+
+def test_metadata_header_carries_the_intensity_normalisation(exported):
+    card, _ = exported
+    stretched = dataclasses.replace(card, preprocess={**card.preprocess, "intensity": "stretch"})
+    assert "constexpr int kIntensityMethod = 1;" in export_c.metadata_header(stretched, "test")
+    unknown = dataclasses.replace(card, preprocess={**card.preprocess, "intensity": "clahe"})
+    with pytest.raises(ValueError, match="no intensity normalisation 'clahe'"):
+        export_c.metadata_header(unknown, "test")
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")

@@ -30,10 +30,9 @@ def test_golden_vectors_match_python_preprocess() -> None:
     script = load_script(TEST_DIR / "test_preprocess" / "make_golden_vectors.py")
     config = script.preprocess.PreprocessConfig(size=script.SIZE)
     header = (TEST_DIR / "test_preprocess" / "golden_vectors.h").read_text()
-    frames = script.synthetic_frames()
-    names = re.findall(r'\{"([^"]+)", \d+, \d+, kSource', header)
-    frames += script.sample_frames(sum(name.startswith("sample_") for name in names))
-    expected = script.render(frames, config)
+    names = re.findall(r'\{"([^"]+)", \d+, \d+, kIntensityNone, kSource', header)
+    samples = sum(name.startswith("sample_") for name in names)
+    expected = script.render(script.golden_frames(samples), config)
     assert header == expected, (
         "golden_vectors.h is stale: run python firmware/test/test_preprocess/make_golden_vectors.py"
     )

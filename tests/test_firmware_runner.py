@@ -65,11 +65,15 @@ def write_project(project: Path) -> None:
     """A project with only board support and the test runner, no app or model."""
     platforms = ROOT / "firmware" / "platforms"
     core = project / "lib" / "core"
-    core.mkdir(parents=True)
+    (core / "tinyxray").mkdir(parents=True)
     for header in ("serial_port.h", "cost_counter.h", "board_info.h", "app.h"):
-        shutil.copy(ROOT / "firmware" / "lib" / "core" / header, core / header)
+        shutil.copy(
+            ROOT / "firmware" / "lib" / "core" / "tinyxray" / header, core / "tinyxray" / header
+        )
     # The board files need the interfaces, not the real app loop.
-    (core / "app.cc").write_text('#include "app.h"\nvoid AppSetup() {}\nvoid AppLoop() {}\n')
+    (core / "app.cc").write_text(
+        '#include "tinyxray/app.h"\nvoid AppSetup() {}\nvoid AppLoop() {}\n'
+    )
     boards = project / "src" / "boards"
     for board in ("host", "qemu_m4"):
         shutil.copytree(
@@ -83,7 +87,7 @@ def write_project(project: Path) -> None:
     shutil.copy(ROOT / "firmware" / "test" / "test_custom_runner.py", test_dir)
     for name, body in TESTS.items():
         (test_dir / name).mkdir()
-        source = '#include "board_info.h"\n#include "tiny_test.h"\n' + body
+        source = '#include "tinyxray/board_info.h"\n#include "tiny_test.h"\n' + body
         (test_dir / name / "test_main.cc").write_text(source)
     qemu_lines = "\n".join(f"    {argument}" for argument in QEMU_COMMAND)
     (project / "platformio.ini").write_text(

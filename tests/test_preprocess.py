@@ -161,6 +161,59 @@ def test_preprocess_array_is_steps_2_to_4() -> None:
     np.testing.assert_array_equal(result, expected)
 
 
+def test_stretch_limits_and_table_by_hand() -> None:
+    # 200 pixels: 1 % is 2, so two 0s below and two 250s above are ignored.
+    frame = np.array([[10] * 100 + [200] * 100], dtype=np.uint8)
+    frame[0, :2] = 0
+    frame[0, -2:] = 250
+    assert preprocess.stretch_limits(frame) == (10, 200)
+    table = preprocess.stretch_table(10, 200)
+    assert (table[0], table[10], table[200], table[250]) == (0, 0, 255, 255)
+    # 105 -> (105 - 10) * 255 / 190 = 127.5 -> 128 (half up); 100 -> 120.79 -> 121.
+    assert (table[105], table[100]) == (128, 121)
+    stretched = preprocess.normalise_intensity(frame, "stretch")
+    assert stretched.min() == 0 and stretched.max() == 255
+    np.testing.assert_array_equal(stretched, table[frame])
+
+
+def test_stretch_leaves_flat_frames_and_none_changes_nothing() -> None:
+    flat = np.full((9, 9), 77, dtype=np.uint8)
+    np.testing.assert_array_equal(preprocess.normalise_intensity(flat, "stretch"), flat)
+    image = np.random.default_rng(3).integers(0, 256, (20, 20), dtype=np.uint8)
+    np.testing.assert_array_equal(preprocess.normalise_intensity(image, "none"), image)
+    with pytest.raises(ValueError, match="intensity"):
+        preprocess.normalise_intensity(image, "clahe")
+
+
+def test_stretch_undoes_a_change_of_window() -> None:
+    # The same radiograph windowed two ways gives (nearly) the same stretched frame.
+    base = np.random.default_rng(4).integers(0, 256, (96, 96), dtype=np.uint8)
+    darker = (40 + base.astype(np.int64) * 150 // 255).astype(np.uint8)
+    one = preprocess.normalise_intensity(base, "stretch").astype(int)
+    two = preprocess.normalise_intensity(darker, "stretch").astype(int)
+    assert np.abs(one - two).max() <= 2
+
+
+def test_pipeline_with_stretch_is_steps_2_3_3b_4(tmp_path: Path) -> None:
+    image = np.random.default_rng(5).integers(30, 90, (70, 50), dtype=np.uint8)
+    config = preprocess.PreprocessConfig(intensity="stretch")
+    expected = preprocess.gaussian_blur(
+        preprocess.normalise_intensity(preprocess.pad_resize(image, 96), "stretch"), 3, 1.0
+    )
+    np.testing.assert_array_equal(preprocess.preprocess_array(image, config), expected)
+    assert config.key() != preprocess.PreprocessConfig().key()
+    assert config.steps_1_to_3() == preprocess.PreprocessConfig(blur_kernel=0)
+    # The frame cache finishes cached frames with the same step 3b.
+    from tinyxray import frame_cache
+
+    path = tmp_path / "x.png"
+    Image.fromarray(image).save(path)
+    cache = frame_cache.FrameCache(tmp_path / "cache")
+    np.testing.assert_array_equal(cache.frame(path, config), expected)
+    with pytest.raises(ValueError, match="intensity"):
+        preprocess.PreprocessConfig(intensity="equalise")
+
+
 def test_config_validation_and_card_record() -> None:
     with pytest.raises(ValueError, match="odd"):
         preprocess.PreprocessConfig(blur_kernel=4)

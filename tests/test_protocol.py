@@ -50,10 +50,10 @@ def test_cobs_round_trip_random() -> None:
     ("frame", "reason"),
     [
         (b"", "empty"),
-        (b"\x05\x01\x02", "runs past the end"),
+        (b"\x05\x01\x02", "not enough input"),
         (b"\x02\x00", "zero byte"),
         (b"\x03\x01\x00", "zero byte"),
-        (b"\xff" + b"\x01" * 10, "runs past the end"),
+        (b"\xff" + b"\x01" * 10, "not enough input"),
     ],
 )
 def test_cobs_decode_rejects_malformed(frame: bytes, reason: str) -> None:
@@ -358,3 +358,46 @@ def test_stream_decoder_random_noise_never_raises() -> None:
         list(decoder.feed(generator.randbytes(generator.randrange(1, 300))))
     items = list(decoder.feed(b"\x00" + good))
     assert items[-1] == protocol.Packet(0x85, 9, b"after noise")
+
+
+def test_info_fields_of_the_real_boards() -> None:
+    """bit_exact, ram_free_bytes and rx_window_bytes: typed, optional for older firmware."""
+    old = protocol.parse_info(protocol.format_info(INFO_FIELDS))
+    assert (old.bit_exact, old.ram_free_bytes, old.rx_window_bytes) == (False, None, 0)
+    new = protocol.parse_info(
+        protocol.format_info(
+            {**INFO_FIELDS, "bit_exact": "1", "ram_free_bytes": "31000", "rx_window_bytes": "300"}
+        )
+    )
+    assert (new.bit_exact, new.ram_free_bytes, new.rx_window_bytes) == (True, 31000, 300)
+    with pytest.raises(protocol.ProtocolError, match="integer"):
+        protocol.parse_info(protocol.format_info({**INFO_FIELDS, "rx_window_bytes": "lots"}))
+
+
+def test_request_wire_bytes_is_what_goes_on_the_wire() -> None:
+    rng = np.random.default_rng(7)
+    for size in (0, 1, 9000, 9232, 9233, 20000, 32768):
+        payload = bytes(rng.integers(1, 256, size, dtype=np.uint8))  # no zeros: worst case
+        if size + protocol.MIN_PACKET_BYTES <= 9240:
+            wire = len(protocol.encode_frame(protocol.Command.INFER, 1, payload))
+        else:
+            pieces = protocol.chunk_payloads(protocol.Command.INFER, payload, 9240 - 17)
+            wire = sum(len(protocol.encode_frame(protocol.Command.CHUNK, 1, p)) for p in pieces)
+        assert protocol.request_wire_bytes(size, 9240) == wire
+
+
+def test_receive_window_is_honoured() -> None:
+    info = protocol.parse_info(protocol.format_info({**INFO_FIELDS, "rx_window_bytes": "1000"}))
+    info.check_request_fits(1000)
+    with pytest.raises(protocol.ProtocolError, match="receive window of 1000"):
+        info.check_request_fits(1001)
+    unlimited = protocol.parse_info(protocol.format_info(INFO_FIELDS))
+    unlimited.check_request_fits(10**9)
+
+
+def test_log_packet() -> None:
+    packet = protocol.decode_frame(
+        protocol.encode_frame(protocol.Reply.LOG, 0, b"Failed to allocate tail memory.")[:-1]
+    )
+    assert packet.name == "LOG"
+    assert protocol.parse_log(packet.payload) == "Failed to allocate tail memory."

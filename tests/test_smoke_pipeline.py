@@ -43,7 +43,7 @@ def _dataset(tmp_path: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_smoke_pipeline(tmp_path, monkeypatch):
+def test_smoke_pipeline(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TINYXRAY_CACHE", str(tmp_path / "cache"))
     roots = _dataset(tmp_path)
     run = tmp_path / "run"
@@ -99,8 +99,14 @@ def test_smoke_pipeline(tmp_path, monkeypatch):
     assert "not a diagnostic device" in report["disclaimer"].lower()
     assert set(report["models"]) == {"float", "int8"}
     assert "not a diagnostic device" in (report_dir / "report.md").read_text().lower()
-    for figure in ("reliability.png", "confusion.png", "features.png"):
+    for figure in ("reliability.png", "confusion.png", "features.png", "risk_coverage.png"):
         assert (report_dir / figure).stat().st_size > 1000
+    # The uncertain threshold was chosen on validation and is the card's (and the device's).
+    assert card.uncertain_threshold == summary["selective"]["threshold"]
+    assert card.metrics["selective"]["target"] == 0.9
+    chosen = report["models"]["int8"]["sets"]["leak_free_test"]["selective"]["at_threshold"]
+    assert chosen["threshold"] == pytest.approx(card.uncertain_threshold)
+    assert "Selective prediction" in (report_dir / "report.md").read_text()
 
     # A student distilled from the run just trained (mixup, EMA, quantisation-aware
     # fine-tuning and refit on the way).
@@ -117,5 +123,7 @@ def test_smoke_pipeline(tmp_path, monkeypatch):
     assert (student / "qat_history.csv").is_file() and (student / "refit_qat_history.csv").is_file()
     summary_student = json.loads((student / "train_summary.json").read_text())
     assert "after_qat" in summary_student["bn"]
-    with pytest.raises(SystemExit, match="distillation needs both"):
-        train.main([*argv, "--quiet", "--no-evaluate", "--teacher", str(run)])
+    with pytest.raises(SystemExit) as exit_info:
+        train.main([*argv, "--quiet", "--no-evaluate", "--teacher", str(run), "--force"])
+    assert exit_info.value.code == 2
+    assert "distillation needs both" in capsys.readouterr().err

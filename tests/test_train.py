@@ -42,8 +42,12 @@ def test_parse_overrides_types_values():
         "stem_filters": None,
         "lr_schedule": "cosine",
     }
-    with pytest.raises(SystemExit):
+    with pytest.raises(ValueError, match="KEY one of"):
         train.parse_overrides(["no_such_field=1"])
+    with pytest.raises(ValueError, match="epochs takes int, not 'abc'"):
+        train.parse_overrides(["epochs=abc"])
+    with pytest.raises(ValueError, match="augment takes true or false"):
+        train.parse_overrides(["augment=maybe"])
 
 
 def test_split_fractions_and_class_weights():

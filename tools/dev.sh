@@ -3,7 +3,8 @@
 #
 #   bash tools/dev.sh setup   install what is missing (apt packages, .venv, PlatformIO core)
 #   bash tools/dev.sh demo    setup, then the main job on a virtual board
-#   bash tools/dev.sh test    setup, then every check: ruff, firmware unit tests, pytest
+#   bash tools/dev.sh test    setup, then every check: ruff, the real boards' core build,
+#                             firmware unit tests, pytest
 #
 # setup is idempotent and takes seconds when everything is in place. It needs
 # Debian/Ubuntu with Python 3.11, and root or sudo for apt-get.
@@ -146,6 +147,10 @@ cmd_test() {
   fi
   run_stage "ruff check" ruff check .
   run_stage "ruff format --check" ruff format --check .
+  # The real Cortex-M4 boards' sources as their Arduino core compiles them
+  # (gnu11/gnu++14, soft float, GCC 7's arm_acle.h): PlatformIO cannot build
+  # those envs here, so this is what catches a user's build breaking.
+  run_stage "core build (nano33ble envs)" python tools/check_core_build.py
   run_stage "pio run (host, qemu_m4)" pio run -e host -e qemu_m4
   # Unit-test builds get their own build folder, so they neither replace nor
   # force a rebuild of the firmware that pytest's virtual boards run.

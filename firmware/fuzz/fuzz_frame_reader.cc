@@ -18,13 +18,13 @@
 #include <cstring>
 #include <new>
 
-#include "cobs.h"
-#include "commands.h"
-#include "crc32.h"
-#include "frame_reader.h"
-#include "inference.h"
-#include "packet.h"
-#include "protocol.h"
+#include "tinyxray/cobs.h"
+#include "tinyxray/commands.h"
+#include "tinyxray/crc32.h"
+#include "tinyxray/frame_reader.h"
+#include "tinyxray/inference.h"
+#include "tinyxray/packet.h"
+#include "tinyxray/protocol.h"
 
 namespace {
 

@@ -8,9 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "cobs.h"
-#include "crc32.h"
-#include "protocol.h"
+#include "tinyxray/cobs.h"
+#include "tinyxray/crc32.h"
+#include "tinyxray/protocol.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 unsigned long long FuzzReplyCount(uint8_t type);

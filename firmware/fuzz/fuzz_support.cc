@@ -4,10 +4,11 @@
 // of inputs run in seconds (the real models have their own tests).
 #include <cstring>
 
-#include "board_info.h"
-#include "cost_counter.h"
-#include "image_provider.h"
-#include "inference_backend.h"
+#include "tinyxray/board_info.h"
+#include "tinyxray/cost_counter.h"
+#include "tinyxray/image_provider.h"
+#include "tinyxray/inference_backend.h"
+#include "tinyxray/serial_port.h"
 #include "model_metadata.h"
 
 namespace {
@@ -21,6 +22,8 @@ uint32_t g_cost = 0;
 const char* BoardName() { return "fuzz"; }
 uint32_t FirmwareFlashBytes() { return 0; }
 uint32_t FirmwareRamBytes() { return 0; }
+uint32_t RamFreeBytes() { return 0; }
+uint32_t SerialRxWindowBytes() { return 0; }
 
 void CostCounterInit() {}
 uint32_t CostNow() { return g_cost += 7; }  // deterministic
@@ -53,4 +56,5 @@ bool BackendInvoke() {
 }
 const int8_t* BackendOutput() { return g_output; }
 const char* BackendName() { return "fuzz"; }
+bool BackendBitExact() { return false; }
 size_t BackendArenaBytes() { return kInputBytes; }

@@ -7,7 +7,9 @@ with the same request id. It retries after a timeout, resynchronises after
 garbage (the StreamDecoder drops everything up to the next 0x00), and when the
 port disappears (USB re-enumeration, a killed emulator) it re-opens it until it
 returns, within a bound, then raises DeviceReset so the caller can handshake
-again and resend. A BOOT packet while waiting also raises DeviceReset.
+again and resend. A BOOT packet while waiting also raises DeviceReset. The
+`on_lost` hook lets the owner of a virtual board restart it first (a real port
+just comes back when the board re-enumerates).
 """
 
 from __future__ import annotations
@@ -177,8 +179,16 @@ class Link:
         retries: int = 2,
         reopen_timeout: float = 30.0,
         serial_factory: SerialFactory = open_serial,
+        on_lost: Callable[[], str | None] | None = None,
+        on_log: Callable[[str], None] | None = None,
     ) -> None:
+        """`on_lost` runs when the port fails, before it is reopened: the owner of a
+        virtual board restarts it there (returning a note for the reset reason).
+        `on_log` receives each LOG line the device sends (also kept in `device_log`)."""
         self.url = url
+        self.on_lost = on_lost
+        self.on_log = on_log
+        self.device_log: list[str] = []
         self.timeout = timeout
         self.retries = retries
         self.reopen_timeout = reopen_timeout
@@ -250,9 +260,12 @@ class Link:
 
     def _lost(self, error: Exception) -> None:
         """The port failed: reopen it and tell the caller the device reset."""
+        self.close()
+        note = self.on_lost() if self.on_lost is not None else None
         self.reopen()
         self.stats.resets += 1
-        raise DeviceReset(f"{self.url} disappeared ({error}) and came back") from error
+        detail = f"; {note}" if note else ""
+        raise DeviceReset(f"{self.url} disappeared ({error}) and came back{detail}") from error
 
     def _read_some(self, deadline: float) -> bool:
         """Reads what arrives before `deadline` into the packet queue; False on timeout."""
@@ -266,7 +279,9 @@ class Link:
                 continue
             self.stats.bytes_in += len(data)
             for item in self._decoder.feed(data):
-                if isinstance(item, protocol.Packet):
+                if isinstance(item, protocol.Packet) and item.type == protocol.Reply.LOG:
+                    self._take_log(item)
+                elif isinstance(item, protocol.Packet):
                     self._queue.append(item)
                 else:
                     self.stats.discarded_frames += 1
@@ -276,6 +291,13 @@ class Link:
             if self._queue:
                 return True
         return False
+
+    def _take_log(self, packet: protocol.Packet) -> None:
+        # LOG is unprompted text, never a reply: it must not end or disturb a wait.
+        line = protocol.parse_log(packet.payload)
+        self.device_log.append(line)
+        if self.on_log is not None:
+            self.on_log(line)
 
     @staticmethod
     def _read_available(port: serial.SerialBase) -> bytes:

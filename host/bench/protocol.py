@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Iterator
 
 import numpy as np
+from cobs import cobs
 
 __all__ = [
     "HEADER_BYTES",
@@ -69,6 +70,7 @@ class Reply(enum.IntEnum):
     BENCH_RESULT = 0x83
     FRAME = 0x84
     ECHO_REPLY = 0x85
+    LOG = 0x86
     ERROR = 0xFF
 
 
@@ -113,49 +115,22 @@ class PacketError(ProtocolError):
 
 
 def cobs_encode(data: bytes) -> bytes:
-    """COBS-encodes `data` (no delimiter). A final full block gets no extra code byte."""
-    out = bytearray()
-    segments = bytes(data).split(b"\x00")
-    last = len(segments) - 1
-    for index, segment in enumerate(segments):
-        start = 0
-        while len(segment) - start >= 254:
-            out.append(0xFF)
-            out += segment[start : start + 254]
-            start += 254
-        rest = segment[start:]
-        # Every zero ends a block; the input's end does too, unless it fell on a full block.
-        if index < last or rest or not segment:
-            out.append(len(rest) + 1)
-            out += rest
-    return bytes(out)
+    """COBS-encodes `data` (no delimiter). A final full block gets no extra code byte.
+
+    The `cobs` package's C codec: byte-identical with the firmware's and with the
+    hand-written one it replaced (tests/test_protocol.py's vectors and random data).
+    """
+    return cobs.encode(bytes(data))
 
 
 def cobs_decode(data: bytes) -> bytes:
     """Decodes one COBS frame (without its delimiter); raises PacketError(BAD_FRAME)."""
-    out = bytearray()
-    index = 0
-    length = len(data)
-    if length == 0:
+    if not data:
         raise PacketError(ErrorCode.BAD_FRAME, "empty COBS frame")
-    while index < length:
-        code = data[index]
-        if code == 0:
-            raise PacketError(ErrorCode.BAD_FRAME, f"zero byte inside COBS frame at {index}")
-        end = index + code
-        if end > length:
-            raise PacketError(
-                ErrorCode.BAD_FRAME,
-                f"COBS code {code} at {index} runs past the end of the {length}-byte frame",
-            )
-        block = data[index + 1 : end]
-        if 0 in block:
-            raise PacketError(ErrorCode.BAD_FRAME, "zero byte inside a COBS block")
-        out += block
-        index = end
-        if code != 0xFF and index < length:
-            out.append(0)
-    return bytes(out)
+    try:
+        return cobs.decode(bytes(data))
+    except cobs.DecodeError as error:
+        raise PacketError(ErrorCode.BAD_FRAME, f"invalid COBS frame: {error}") from None
 
 
 def cobs_max_overhead(length: int) -> int:
@@ -414,8 +389,43 @@ class DeviceInfo:
         return self.fields["cost_unit"]
 
     @property
+    def bit_exact(self) -> bool:
+        """True if the device claims byte-identical scores with the host's int8 model."""
+        return claims_bit_exact(self.fields)
+
+    @property
+    def ram_free_bytes(self) -> int | None:
+        """RAM left on the device after boot; None when unknown (0) or not reported."""
+        value = self._int("ram_free_bytes") if "ram_free_bytes" in self.fields else 0
+        return value or None
+
+    @property
+    def rx_window_bytes(self) -> int:
+        """The most request bytes the device can take unanswered; 0 means no limit."""
+        return self._int("rx_window_bytes") if "rx_window_bytes" in self.fields else 0
+
+    def check_request_fits(self, wire_bytes: int) -> None:
+        """Raises ProtocolError if a request of `wire_bytes` would overrun the receive window.
+
+        The host sends one request and waits for its reply (CHUNK pieces go back to back), so a
+        device whose transport drops bytes once its buffer is full (ESP32-S3 HWCDC) can take a
+        request only if all of it fits in the window it advertises.
+        """
+        window = self.rx_window_bytes
+        if window and wire_bytes > window:
+            raise ProtocolError(
+                f"a {wire_bytes}-byte request exceeds the device's receive window of {window} "
+                "bytes (INFO rx_window_bytes); send a smaller frame"
+            )
+
+    @property
     def camera(self) -> bool:
         return self.fields["camera"].strip() == "1"
+
+
+def claims_bit_exact(fields: dict[str, str]) -> bool:
+    """INFO bit_exact=1: the device's backend promises byte-identical scores."""
+    return fields.get("bit_exact", "0").strip() == "1"
 
 
 def parse_info(payload: bytes) -> DeviceInfo:
@@ -440,6 +450,9 @@ def parse_info(payload: bytes) -> DeviceInfo:
     # Validate the typed keys once so later reads cannot fail.
     for key in ("protocol", "arena_bytes", "flash_bytes", "ram_bytes", "max_packet"):
         info._int(key)
+    for key in ("ram_free_bytes", "rx_window_bytes"):
+        if key in fields:
+            info._int(key)
     info.input_shape  # noqa: B018 - validation
     return info
 
@@ -562,6 +575,24 @@ def parse_error(payload: bytes) -> DeviceError:
     if not payload:
         raise ProtocolError("ERROR reply without a code")
     return DeviceError(payload[0], payload[1:].decode("utf-8", errors="replace"))
+
+
+def parse_log(payload: bytes) -> str:
+    """Parses LOG: one line of UTF-8 text the device or one of its libraries printed."""
+    return payload.decode("utf-8", errors="replace")
+
+
+def request_wire_bytes(payload_bytes: int, max_packet: int) -> int:
+    """Worst-case bytes on the wire for a request of `payload_bytes`, CHUNKed if needed."""
+    single = payload_bytes + MIN_PACKET_BYTES
+    if single <= max_packet:
+        return single + cobs_max_overhead(single) + 1
+    piece = max_chunk_data(max_packet)
+    total = 0
+    for offset in range(0, payload_bytes, piece):
+        decoded = MIN_PACKET_BYTES + CHUNK_HEADER.size + min(piece, payload_bytes - offset)
+        total += decoded + cobs_max_overhead(decoded) + 1
+    return total
 
 
 def error_payload(code: ErrorCode, message: str) -> bytes:

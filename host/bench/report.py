@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyxray import metrics
+from tinyxray import metrics, selective
 from tinyxray.bench import protocol
 
 __all__ = ["build_report", "format_summary", "write_report"]
@@ -46,11 +46,49 @@ def _accuracy(correct: int, total: int) -> dict[str, Any]:
     }
 
 
+def _by_source(labelled: list[dict[str, Any]]) -> dict[str, Any]:
+    """Device accuracy, and on its confident frames, per frame source (samples.csv)."""
+    sources = sorted({record.get("source") for record in labelled if record.get("source")})
+    figures = {}
+    for source in sources:
+        mine = [record for record in labelled if record.get("source") == source]
+        sure = [record for record in mine if not record["uncertain"]]
+        figures[source] = {
+            "device": _accuracy(sum(r["device_label"] == r["label"] for r in mine), len(mine)),
+            "confident": _accuracy(sum(r["device_label"] == r["label"] for r in sure), len(sure)),
+        }
+    return figures
+
+
+def _selective_text(confident: dict[str, Any]) -> str:
+    """The threshold, the coverage interval and the risk-coverage area, when recorded."""
+    if confident.get("threshold") is None or confident.get("aurc") is None:
+        return ""
+    low, high = confident["coverage_ci95"]
+    return (
+        f" (95% CI {_pct(low)}–{_pct(high)}) at the card's uncertain threshold "
+        f"{confident['threshold']:.3f}; risk–coverage area (AURC) {confident['aurc']:.4f}"
+    )
+
+
+def _source_lines(by_source: dict[str, Any]) -> list[str]:
+    if not by_source:
+        return []
+    lines = ["", "| source | on device | confident frames |", "|---|---|---|"]
+    lines += [
+        f"| {source} | {_accuracy_text(values['device'])} | {_accuracy_text(values['confident'])} |"
+        for source, values in by_source.items()
+    ]
+    return lines
+
+
 def build_report(
     *,
     records: list[dict[str, Any]],
     sessions: list[dict[str, Any]],
     frames_total: int,
+    skipped: list[dict[str, Any]] | None = None,
+    unlabelled: dict[str, int] | None = None,
     model: Any,
     info: protocol.DeviceInfo | None,
     run_dir: Path,
@@ -58,6 +96,11 @@ def build_report(
     """All figures of a run folder."""
     labels = list(model.labels)
     counts = Counter(record["frame"] for record in records)
+    # A frame skipped in one session and sent in a later one (the file was fixed) counts
+    # as done; otherwise its latest reason is reported.
+    skipped_reasons = {
+        entry["frame"]: entry["reason"] for entry in skipped or [] if entry["frame"] not in counts
+    }
     duplicates = sorted(frame for frame, count in counts.items() if count > 1)
     device_fields = info.fields if info is not None else (sessions[-1].get("device") or {})
     backend = device_fields.get("backend", "?")
@@ -68,6 +111,11 @@ def build_report(
     host_correct = sum(record["host_label"] == record["label"] for record in labelled)
     confident = [record for record in labelled if not record["uncertain"]]
     confident_correct = sum(record["device_label"] == record["label"] for record in confident)
+    by_source = _by_source(labelled)
+    curve = selective.risk_coverage(
+        np.array([record["top_prob"] for record in labelled], np.float64),
+        np.array([record["device_label"] == record["label"] for record in labelled], bool),
+    )
 
     columns = [*labels, UNCERTAIN]
     matrix = [[0] * len(columns) for _ in labels]
@@ -77,7 +125,13 @@ def build_report(
 
     identical = sum(bool(record["scores_identical"]) for record in records)
     top1 = sum(bool(record["top1_agree"]) for record in records)
-    bit_exact_expected = backend == "aot"
+    # The device says whether its backend is bit-exact (INFO bit_exact); older firmware
+    # without the key is taken at its backend's word: the AOT engine always is.
+    bit_exact_expected = (
+        protocol.claims_bit_exact(device_fields)
+        if "bit_exact" in device_fields
+        else backend == "aot"
+    )
     mismatches = [
         {
             "frame": record["frame"],
@@ -136,7 +190,12 @@ def build_report(
             "records": len(records),
             "labelled": len(labelled),
             "duplicates": duplicates,
-            "missing": frames_total - len(counts),
+            "skipped": len(skipped_reasons),
+            "skipped_files": [
+                {"frame": frame, "reason": reason} for frame, reason in skipped_reasons.items()
+            ],
+            "unlabelled": unlabelled or {},
+            "missing": frames_total - len(counts) - len(skipped_reasons),
         },
         "accuracy": {
             "device": _accuracy(device_correct, len(labelled)),
@@ -144,7 +203,11 @@ def build_report(
             "confident": {
                 **_accuracy(confident_correct, len(confident)),
                 "coverage": len(confident) / len(labelled) if labelled else None,
+                "threshold": float(model.uncertain_threshold),
+                "coverage_ci95": list(metrics.wilson_interval(len(confident), len(labelled))),
+                "aurc": curve["aurc"] if labelled else None,
             },
+            "by_source": by_source,
         },
         "confusion": {"rows": labels, "columns": columns, "matrix": matrix},
         "agreement": {
@@ -164,6 +227,7 @@ def build_report(
         "link": link,
         "sessions": len(sessions),
         "resets": sum(session.get("resets", 0) for session in sessions),
+        "board_restarts": sum(session.get("board_restarts", 0) for session in sessions),
     }
 
 
@@ -203,8 +267,10 @@ def format_summary(report: dict[str, Any]) -> str:
         f"tinyxray bench — {report['disclaimer']}",
         f"device   {device.get('board', '?')} firmware {device.get('firmware', '?')} "
         f"backend {agreement['backend']} model {report['model']['sha256'][:12]}",
-        f"frames   {frames['done']}/{frames['total']} done, {frames['missing']} missing, "
-        f"{len(frames['duplicates'])} duplicated, {report['resets']} reset(s) survived",
+        f"frames   {frames['done']}/{frames['total']} done, {frames['skipped']} skipped, "
+        f"{frames['missing']} missing, {len(frames['duplicates'])} duplicated, "
+        f"{report['resets']} reset(s) survived"
+        + (f" ({report['board_restarts']} board restart(s))" if report["board_restarts"] else ""),
         f"accuracy device {_accuracy_text(accuracy['device'])}",
         f"         host int8 {_accuracy_text(accuracy['host_int8'])}",
         f"agree    scores identical {agreement['scores_identical']}/{agreement['n']}, "
@@ -232,6 +298,13 @@ def format_summary(report: dict[str, Any]) -> str:
         f"({_pct(link.get('overhead_fraction_per_frame'))} of the pixels)",
         f"report   {report['run_dir']}/report.md",
     ]
+    if frames["skipped"]:
+        first = frames["skipped_files"][0]
+        lines.insert(
+            3,
+            f"skipped  {frames['skipped']} unusable file(s), e.g. {first['frame']}: "
+            f"{first['reason']}; all reasons in report.md",
+        )
     return "\n".join(lines)
 
 
@@ -259,7 +332,9 @@ def _markdown(report: dict[str, Any]) -> str:
         f"- On device (top-1): {_accuracy_text(accuracy['device'])}",
         f"- Host int8 oracle: {_accuracy_text(accuracy['host_int8'])}",
         f"- Confident frames only: {_accuracy_text(accuracy['confident'])}, "
-        f"coverage {_pct(accuracy['confident']['coverage'])}",
+        f"coverage {_pct(accuracy['confident']['coverage'])}"
+        + _selective_text(accuracy["confident"]),
+        *_source_lines(accuracy.get("by_source") or {}),
         "",
         "Confusion matrix (rows: true label; columns: device answer, `uncertain` when the",
         "top probability is below the model's threshold):",
@@ -335,9 +410,33 @@ def _markdown(report: dict[str, Any]) -> str:
         f"reconnects {stats.get('reconnects', 0)}, resets {report['resets']} (all sessions), "
         f"discarded frames {stats.get('discarded_frames', 0)}",
         f"- Frames {report['frames']['done']}/{report['frames']['total']}, "
-        f"duplicates {len(report['frames']['duplicates'])}, sessions {report['sessions']}",
+        f"skipped {report['frames']['skipped']}, "
+        f"duplicates {len(report['frames']['duplicates'])}, sessions {report['sessions']}, "
+        f"virtual-board restarts {report.get('board_restarts', 0)}",
         "",
     ]
+    frames = report["frames"]
+    if frames["unlabelled"]:
+        lines += [
+            "## Unlabelled frames",
+            "",
+            "Counted for agreement and cost, not for accuracy: no parent folder names a model",
+            "label.",
+            "",
+            "| folder | frames |",
+            "|---|---|",
+            *(f"| {folder}/ | {count} |" for folder, count in frames["unlabelled"].items()),
+            "",
+        ]
+    if frames["skipped_files"]:
+        lines += [
+            f"## Skipped files ({frames['skipped']})",
+            "",
+            "These files could not be used (the same checks as `tinyxray evaluate`):",
+            "",
+            *(f"- {entry['frame']}: {entry['reason']}" for entry in frames["skipped_files"]),
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -363,18 +462,59 @@ def _plots(report: dict[str, Any], records: list[dict[str, Any]], run_dir: Path)
     figure.savefig(run_dir / "confusion.png", dpi=110)
     pyplot.close(figure)
 
-    figure, (cost_axes, rtt_axes) = pyplot.subplots(1, 2, figsize=(9, 3.6))
-    costs = [record["infer_cost"] for record in records]
-    cost_axes.hist(costs or [0], bins=30, color="tab:blue")
-    cost_axes.set_xlabel(f"inference cost ({report['cost']['unit']})")
-    cost_axes.set_ylabel("frames")
-    round_trips = [1000 * record["round_trip_s"] for record in records]
-    rtt_axes.hist(round_trips or [0], bins=30, color="tab:orange")
-    rtt_axes.set_xlabel("round trip per frame (ms)")
-    figure.suptitle("Latency per frame", fontsize=10)
-    figure.tight_layout()
+    figure = latency_figure(report, records)
     figure.savefig(run_dir / "latency.png", dpi=110)
     pyplot.close(figure)
+
+
+def latency_figure(report: dict[str, Any], records: list[dict[str, Any]]) -> Any:
+    """Histograms of the inference cost (in readable units) and the round trip per frame."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, (cost_axes, rtt_axes) = pyplot.subplots(1, 2, figsize=(9, 3.6))
+    scale, unit = readable_cost_unit(report["cost"]["unit"])
+    _histogram(cost_axes, [scale * record["infer_cost"] for record in records], "tab:blue")
+    cost_axes.set_xlabel(f"inference cost per frame ({unit})")
+    cost_axes.set_ylabel("frames")
+    _histogram(rtt_axes, [1000 * record["round_trip_s"] for record in records], "tab:orange")
+    rtt_axes.set_xlabel("round trip per frame (ms)")
+    rtt_axes.set_ylabel("frames")
+    figure.suptitle("Latency per frame", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+# Device cost units -> (factor, unit shown): millions of instructions, milliseconds.
+READABLE_UNITS: dict[str, tuple[float, str]] = {
+    "instructions": (1e-6, "M instructions"),
+    "cycles": (1e-6, "M cycles"),
+    "ns": (1e-6, "ms"),
+    "us": (1e-3, "ms"),
+    "µs": (1e-3, "ms"),
+    "ms": (1.0, "ms"),
+}
+
+
+def readable_cost_unit(unit: str) -> tuple[float, str]:
+    """The factor and unit a cost histogram uses for the device's `cost_unit`."""
+    return READABLE_UNITS.get(unit, (1.0, unit))
+
+
+def _histogram(axes: Any, values: list[float], color: str) -> None:
+    """A histogram with whole-number counts and plain tick labels (no 1e7 offset)."""
+    from matplotlib import ticker
+
+    data = np.asarray(values or [0.0], dtype=np.float64)
+    spread = float(data.max() - data.min())
+    bins = 1 if spread == 0 else min(30, max(1, len(np.histogram_bin_edges(data, "auto")) - 1))
+    axes.hist(data, bins=bins, color=color)
+    axes.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+    axes.xaxis.set_major_locator(ticker.MaxNLocator(nbins=5))
+    axes.xaxis.set_major_formatter(ticker.ScalarFormatter(useOffset=False))
+    axes.ticklabel_format(axis="x", style="plain", useOffset=False)
 
 
 def write_report(report: dict[str, Any], run_dir: Path) -> None:

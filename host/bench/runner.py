@@ -6,7 +6,9 @@ model hash, labels, input tensor), then sends every frame as INFER format 0
 RESULT with the host int8 model on the same frame, and appends one JSONL record
 per frame as soon as it arrives. A device reset or a vanished port costs one
 handshake and a resend of the frame in flight, never a lost or duplicated
-result; `resume` continues a run folder where it stopped.
+result; `resume` continues a run folder where it stopped, on the same device only.
+A file that cannot be decoded is skipped with its reason (skipped.jsonl), as
+`tinyxray evaluate` does; only a run where every frame is skipped fails.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import concurrent.futures
 import dataclasses
 import datetime
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,14 +30,24 @@ from tinyxray.bench import link as link_module
 from tinyxray.bench import protocol
 from tinyxray.bench.results_log import JsonlLog, read_records
 
-__all__ = ["BenchConfig", "BenchRun", "FrameSpec", "HandshakeError", "ModelFacts", "list_frames"]
+__all__ = [
+    "BenchConfig",
+    "BenchRun",
+    "FrameSpec",
+    "HandshakeError",
+    "ModelFacts",
+    "list_frames",
+    "unlabelled_folders",
+]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL_CARD = REPO_ROOT / "models" / "default" / "model_card.json"
 DEFAULT_DATA_DIR = REPO_ROOT / "models" / "samples"
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm"}
 DISCLAIMER = "Research tool, not a diagnostic device."
 PREPARE_THREADS = 2
+RUN_FILE = "run.json"
+# Device facts that make two sessions' results comparable: a resumed run must keep them.
+SAME_DEVICE_FIELDS = ("board", "backend", "firmware", "model_sha256", "cost_unit")
 
 
 class HandshakeError(RuntimeError):
@@ -66,10 +79,20 @@ class ModelFacts:
 
     @classmethod
     def load(cls, card_path: Path) -> ModelFacts:
-        """Reads the card and checks that its .tflite exists with the card's sha256."""
+        """Reads the card and checks that its .tflite exists with the card's sha256.
+
+        `card_path` may also be the card's folder, or the .tflite with its card beside it.
+        """
         from tinyxray import model_card
 
-        card = model_card.load(card_path)
+        card_path = resolve_model_card(Path(card_path))
+        try:
+            card = model_card.load(card_path)
+        except UnicodeDecodeError:
+            raise model_card.ModelCardError(
+                f"--model {card_path} is not a model card (JSON); pass model_card.json, "
+                "its folder, or the .tflite with its model_card.json beside it"
+            ) from None
         card.verify_file()
         shape = [int(value) for value in card.input.shape]
         if len(shape) != 4:
@@ -88,6 +111,27 @@ class ModelFacts:
         )
 
 
+def resolve_model_card(path: Path) -> Path:
+    """The model card for --model: the path itself, CARD/model_card.json, or beside a .tflite."""
+    from tinyxray import model_card
+
+    if path.suffix != ".tflite":
+        return path
+    card_path = path.parent / model_card.CARD_FILE
+    if not card_path.is_file():
+        raise model_card.ModelCardError(
+            f"--model {path}: the bench needs the model card (labels, quantisation, "
+            f"preprocessing) and there is no {model_card.CARD_FILE} beside this .tflite"
+        )
+    card = model_card.load(card_path)
+    if card.tflite_path != path.resolve():
+        raise model_card.ModelCardError(
+            f"--model {path}: the {model_card.CARD_FILE} beside it describes {card.tflite}; "
+            "pass that card with --model"
+        )
+    return card_path
+
+
 @dataclasses.dataclass(frozen=True)
 class FrameSpec:
     """One frame to bench: a unique name (its path below the data folder), the file, its label."""
@@ -95,15 +139,20 @@ class FrameSpec:
     name: str
     path: Path
     label: str | None
+    source: str | None = None  # samples.csv's source column, for per-source figures
 
 
 def list_frames(data_dir: Path, labels: tuple[str, ...]) -> list[FrameSpec]:
     """The frames of a folder: samples.csv (file,label,...) if present, else every image file.
 
-    Without samples.csv a frame's label is the name of a parent folder that matches
-    a model label (case-insensitively), else None (the frame counts for agreement
-    and cost, not for accuracy).
+    Without samples.csv the image files and their labels are found as `tinyxray evaluate`
+    finds them (tinyxray.data: the same image suffixes, hidden files left out, the same
+    class-name aliases): a frame's label is the nearest parent folder that names a model
+    label, else None (the frame counts for agreement and cost, not for accuracy; see
+    `unlabelled_folders`).
     """
+    from tinyxray import data
+
     if not data_dir.is_dir():
         raise BenchDataError(f"--data {data_dir} is not a folder")
     by_lower = {label.lower(): label for label in labels}
@@ -120,15 +169,16 @@ def list_frames(data_dir: Path, labels: tuple[str, ...]) -> list[FrameSpec]:
                 if not path.is_file():
                     raise BenchDataError(f"{manifest} lists {row['file']}, which is missing")
                 raw_label = (row.get("label") or "").strip()
-                label = by_lower.get(raw_label.lower()) if raw_label else None
+                label = _folder_label(raw_label, by_lower) if raw_label else None
                 if raw_label and label is None:
                     raise BenchDataError(
                         f"{manifest}: label {raw_label!r} of {row['file']} is not one of {labels}"
                     )
-                frames.append(FrameSpec(row["file"], path, label))
+                source = (row.get("source") or "").strip() or None
+                frames.append(FrameSpec(row["file"], path, label, source))
     else:
-        for path in sorted(data_dir.rglob("*")):
-            if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
+        for path in data.files_below(data_dir):
+            if not data.has_image_suffix(path):
                 continue
             relative = path.relative_to(data_dir)
             label = next(
@@ -149,11 +199,18 @@ def _folder_label(folder: str, by_lower: dict[str, str]) -> str | None:
     """The model label a folder name stands for ("normal", "Viral Pneumonia"), if any."""
     from tinyxray import data
 
-    try:
-        label = data.canonical_label(folder)
-    except ValueError:
-        label = folder
+    label = data.label_for_name(folder) or folder
     return by_lower.get(label.lower())
+
+
+def unlabelled_folders(frames: list[FrameSpec]) -> dict[str, int]:
+    """Unlabelled frames per folder ("." for the data folder itself), for the user to see."""
+    counts: dict[str, int] = {}
+    for frame in frames:
+        if frame.label is None:
+            folder = Path(frame.name).parent.as_posix()
+            counts[folder] = counts.get(folder, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,6 +220,14 @@ class PreparedFrame:
     spec: FrameSpec
     pixels: np.ndarray  # uint8 HxW, preprocessing steps 1-3 (the device does 4-5)
     host_scores: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class SkippedFrame:
+    """A frame whose file cannot be used, with the reason (as evaluate reports it)."""
+
+    spec: FrameSpec
+    reason: str
 
 
 class HostPipeline:
@@ -179,16 +244,16 @@ class HostPipeline:
         # The device receives the frame after steps 1-3 and applies 4-5 itself,
         # exactly as the committed sample frames are stored.
         self.model_config = preprocess.PreprocessConfig.from_dict(model.preprocess)
-        self.send_config = dataclasses.replace(self.model_config, blur_kernel=0)
+        self.send_config = self.model_config.steps_1_to_3()
         self.oracle = tflm_oracle.Int8Model(model.tflite_path)
         # Decoding runs in parallel threads; the interpreter is used by one at a time.
         self._oracle_lock = threading.Lock()
 
-    def prepare(self, spec: FrameSpec) -> PreparedFrame:
+    def prepare(self, spec: FrameSpec) -> PreparedFrame | SkippedFrame:
         try:
             pixels = self._preprocess.preprocess_file(spec.path, self.send_config)
         except self._preprocess.ImageError as error:
-            raise BenchDataError(f"{spec.name}: {error}") from error
+            return SkippedFrame(spec, error.reason)
         model_input = self._preprocess.to_int8(
             self._preprocess.preprocess_array(pixels, self.model_config),
             self.model.input_scale,
@@ -266,6 +331,41 @@ class BenchConfig:
     max_resets: int = 5
     max_frames: int | None = None
     progress: bool = True
+    # What --port was on the command line ("qemu", "/dev/ttyACM0"), kept for the resume hint.
+    port_spec: str | None = None
+    # Called when the port fails, before reopening it: restarts a virtual board that died
+    # and returns a note saying so (None when there was nothing to restart).
+    revive: Callable[[], str | None] | None = None
+    # Settings a resumed run takes from run.json unless given again.
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def read_run_meta(run_dir: Path) -> dict[str, Any]:
+    """run.json of a run folder (BenchDataError when missing or damaged)."""
+    path = run_dir / RUN_FILE
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BenchDataError(f"--resume {run_dir}: no {RUN_FILE}, not a bench run folder") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BenchDataError(f"--resume {run_dir}: {RUN_FILE} is damaged ({error})") from None
+    if not isinstance(meta, dict):
+        raise BenchDataError(f"--resume {run_dir}: {RUN_FILE} is not a JSON object")
+    return meta
+
+
+def check_same_device(run_dir: Path, before: dict[str, str], now: dict[str, str]) -> None:
+    """Refuses to resume on a device whose results would not be comparable (one line)."""
+    changed = [
+        f"{key} {before[key]!r} -> {now.get(key)!r}"
+        for key in SAME_DEVICE_FIELDS
+        if key in before and before[key] != now.get(key)
+    ]
+    if changed:
+        raise BenchDataError(
+            f"--resume {run_dir}: that run measured another device ({'; '.join(changed)}); "
+            "its results cannot be mixed with this one's, so start a new run (--out)"
+        )
 
 
 def new_run_dir(root: Path) -> Path:
@@ -300,13 +400,13 @@ class BenchRun:
             raise BenchDataError("two frames share a name")
         if config.resume is not None:
             self.run_dir = config.resume
-            if not (self.run_dir / "run.json").is_file():
+            if not (self.run_dir / RUN_FILE).is_file():
                 raise BenchDataError(
-                    f"--resume {self.run_dir}: no run.json, not a bench run folder"
+                    f"--resume {self.run_dir}: no {RUN_FILE}, not a bench run folder"
                 )
         else:
             self.run_dir = config.out_dir or new_run_dir(REPO_ROOT / "runs")
-            if (self.run_dir / "run.json").exists():
+            if (self.run_dir / RUN_FILE).exists():
                 raise BenchDataError(
                     f"{self.run_dir} already holds a bench run: continue it with "
                     "--resume, or choose another --out"
@@ -318,25 +418,28 @@ class BenchRun:
     # -- run metadata --------------------------------------------------------
 
     def _write_or_check_meta(self, info: protocol.DeviceInfo) -> None:
-        meta_path = self.run_dir / "run.json"
+        meta_path = self.run_dir / RUN_FILE
         meta = {
-            "model_card": str(self.model.card_path),
+            "model_card": str(self.model.card_path.resolve()),
             "model_sha256": self.model.sha256,
             "data_dir": str(self.config.data_dir.resolve()),
             "frames": len(self.frames),
             "port": self.config.port,
+            "port_spec": self.config.port_spec or self.config.port,
+            "options": self.config.options,
             "device": info.fields,
             "created": _now(),
             "disclaimer": DISCLAIMER,
         }
         if meta_path.is_file():
-            previous = json.loads(meta_path.read_text(encoding="utf-8"))
+            previous = read_run_meta(self.run_dir)
             for key in ("model_sha256", "data_dir"):
                 if previous.get(key) != meta[key]:
                     raise BenchDataError(
                         f"--resume {self.run_dir}: {key} was {previous.get(key)!r}, "
                         f"now {meta[key]!r}; start a new run instead"
                     )
+            check_same_device(self.run_dir, previous.get("device") or {}, info.fields)
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
         meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -363,6 +466,8 @@ class BenchRun:
         for _ in range(self.config.max_resets + 1):
             assert self.info is not None
             max_packet = self.info.max_packet
+            # A device that drops bytes once its receive buffer is full (INFO rx_window_bytes).
+            self.info.check_request_fits(protocol.request_wire_bytes(len(payload), max_packet))
             try:
                 if len(payload) + protocol.MIN_PACKET_BYTES > max_packet:
                     return self.link.call_chunked(
@@ -433,6 +538,7 @@ class BenchRun:
             "frame": prepared.spec.name,
             "index": index,
             "label": prepared.spec.label,
+            "source": prepared.spec.source,
             "device_label": labels[result.label],
             "uncertain": result.uncertain,
             "top_prob": round(result.top_prob, 6),
@@ -453,7 +559,7 @@ class BenchRun:
 
     def _prepared_frames(
         self, pipeline: HostPipeline, pending: list[tuple[int, FrameSpec]]
-    ) -> Iterator[tuple[int, PreparedFrame]]:
+    ) -> Iterator[tuple[int, PreparedFrame | SkippedFrame]]:
         """Prepares the next frames in worker threads while the link is busy."""
         with concurrent.futures.ThreadPoolExecutor(max_workers=PREPARE_THREADS) as executor:
             futures = [
@@ -504,7 +610,10 @@ class BenchRun:
     # -- main ------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
-        """Runs (or resumes) the bench; returns the report dict (also written to the folder)."""
+        """Runs (or resumes) the bench; returns the report dict (also written to the folder).
+
+        Raises BenchDataError, after writing the report, when every frame was skipped.
+        """
         config = self.config
         pipeline = HostPipeline(self.model)
         url = link_module.resolve_port(config.port)
@@ -513,6 +622,8 @@ class BenchRun:
             timeout=config.timeout,
             retries=config.retries,
             reopen_timeout=config.reopen_timeout,
+            on_lost=self._revive if config.revive is not None else None,
+            on_log=_print_device_log,
         )
         with self.link:
             # Nothing is written before the device proves it runs this model.
@@ -520,6 +631,7 @@ class BenchRun:
             self._write_or_check_meta(self.info)
             with (
                 JsonlLog(self.run_dir / "results.jsonl") as results,
+                JsonlLog(self.run_dir / "skipped.jsonl") as skipped,
                 JsonlLog(self.run_dir / "sessions.jsonl") as sessions,
             ):
                 self.session = {
@@ -529,23 +641,43 @@ class BenchRun:
                     "url": url,
                     "resets": 0,
                     "reset_reasons": [],
+                    "board_restarts": 0,
                     "frames": 0,
+                    "skipped": 0,
                     "torn_bytes_dropped": results.torn_bytes,
                     "interrupted": True,
                 }
                 try:
                     self.session["link_probe"] = self._probe_link()
-                    self._stream(pipeline, results)
+                    self._stream(pipeline, results, skipped)
                     self.session["interrupted"] = False
                 finally:
                     self.session["ended"] = _now()
                     self.session["link"] = self.link.stats.as_dict()
                     self.session["device"] = self.info.fields
+                    # The device's own text (TFLM errors, boot notes) stays with the run.
+                    self.session["device_log"] = list(self.link.device_log)
                     sessions.append(self.session)
-        return self.write_report()
+        report = self.write_report()
+        frames = report["frames"]
+        if frames["done"] == 0 and frames["skipped"] == frames["total"]:
+            first = frames["skipped_files"][0]
+            raise BenchDataError(
+                f"every frame was skipped ({frames['skipped']}; first {first['frame']}: "
+                f"{first['reason']}); reasons in {self.run_dir / 'report.md'}"
+            )
+        return report
 
-    def _stream(self, pipeline: HostPipeline, results: JsonlLog) -> None:
-        """Sends every frame not yet in `results`, then BENCH."""
+    def _revive(self) -> str | None:
+        """The link lost its port: let the owner of a virtual board restart it."""
+        assert self.config.revive is not None
+        note = self.config.revive()
+        if note:
+            self.session["board_restarts"] = self.session.get("board_restarts", 0) + 1
+        return note
+
+    def _stream(self, pipeline: HostPipeline, results: JsonlLog, skipped: JsonlLog) -> None:
+        """Sends every frame not yet in `results` (skipping unusable files), then BENCH."""
         assert self.link is not None
         config = self.config
         done = {record["frame"] for record in results.records}
@@ -555,9 +687,24 @@ class BenchRun:
         started = time.monotonic()
         busy_before = self.link.stats.busy_seconds
         last: PreparedFrame | None = None
+        skipped_now: set[str] = set()
         progress = _progress(len(self.frames), len(done), config.progress)
         try:
             for index, prepared in self._prepared_frames(pipeline, pending):
+                if isinstance(prepared, SkippedFrame):
+                    skipped.append(
+                        {
+                            "frame": prepared.spec.name,
+                            "index": index,
+                            "reason": prepared.reason,
+                            "session": self.session["id"],
+                            "time": _now(),
+                        }
+                    )
+                    skipped_now.add(prepared.spec.name)
+                    self.session["skipped"] += 1
+                    progress.update(1)
+                    continue
                 reply, payload, seconds = self._infer(prepared)
                 record = self._record(index, prepared, reply, payload, seconds)
                 results.append(record)
@@ -570,13 +717,17 @@ class BenchRun:
             progress.close()
             self.session["frames_seconds"] = round(time.monotonic() - started, 6)
             self.session["busy_seconds"] = round(self.link.stats.busy_seconds - busy_before, 6)
-        finished = len({record["frame"] for record in results.records}) == len(self.frames)
+        recorded = {record["frame"] for record in results.records}
+        finished = len(recorded | skipped_now) == len(self.frames)
         if config.bench_n <= 0 or not finished or not results.records:
             return
         if last is None:
             # A resumed run with nothing left to send: give BENCH a frame to run on.
             by_name = {spec.name: spec for spec in self.frames}
-            last = pipeline.prepare(by_name[results.records[-1]["frame"]])
+            again = pipeline.prepare(by_name[results.records[-1]["frame"]])
+            if isinstance(again, SkippedFrame):
+                raise BenchDataError(f"{again.spec.name} became unreadable: {again.reason}")
+            last = again
             self._infer(last)
         median_round_trip = float(np.median([r["round_trip_s"] for r in results.records]))
         self.session["bench"] = self._bench(last, median_round_trip)
@@ -588,6 +739,8 @@ class BenchRun:
         report = report_module.build_report(
             records=read_records(self.run_dir / "results.jsonl"),
             sessions=read_records(self.run_dir / "sessions.jsonl"),
+            skipped=read_records(self.run_dir / "skipped.jsonl"),
+            unlabelled=unlabelled_folders(self.frames),
             frames_total=len(self.frames),
             model=self.model,
             info=self.info,
@@ -611,3 +764,8 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, initial=initial, unit="frame", desc="bench", leave=False)
+
+
+def _print_device_log(line: str) -> None:
+    """Shows a LOG line from the device on stderr, where it cannot mix with results."""
+    print(f"device: {line}", file=sys.stderr, flush=True)

@@ -107,5 +107,5 @@ def test_bench_script_end_to_end(dut: Dut, sample_subset: Path, tmp_path: Path) 
         )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Research tool, not a diagnostic device." in result.stdout
-    assert "12/12 done, 0 missing, 0 duplicated" in result.stdout
+    assert "12/12 done, 0 skipped, 0 missing, 0 duplicated" in result.stdout
     assert json.loads((out / "report.json").read_text())["frames"]["done"] == 12

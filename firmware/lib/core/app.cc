@@ -3,20 +3,21 @@
 // TINYXRAY_CAMERA_MODE the device also classifies a camera frame every
 // TINYXRAY_CAMERA_PERIOD cost units and sends the RESULT unprompted (id 0),
 // on boards that have a camera.
-#include "app.h"
+#include "tinyxray/app.h"
 
 #include <cstring>
 
-#include "board_info.h"
-#include "commands.h"
-#include "cost_counter.h"
-#include "frame_reader.h"
-#include "image_provider.h"
-#include "inference.h"
-#include "packet.h"
-#include "protocol.h"
-#include "serial_port.h"
-#include "version.h"
+#include "tinyxray/board_info.h"
+#include "tinyxray/commands.h"
+#include "tinyxray/cost_counter.h"
+#include "tinyxray/device_log.h"
+#include "tinyxray/frame_reader.h"
+#include "tinyxray/image_provider.h"
+#include "tinyxray/inference.h"
+#include "tinyxray/packet.h"
+#include "tinyxray/protocol.h"
+#include "tinyxray/serial_port.h"
+#include "tinyxray/version.h"
 
 #ifndef TINYXRAY_CAMERA_MODE
 #define TINYXRAY_CAMERA_MODE 0
@@ -51,7 +52,12 @@ void AppSetup() {
   WriteText(" protocol=1\n");
   const uint8_t delimiter = 0;
   SerialWrite(&delimiter, 1);
-  InferenceInit();
+  // From here on, text from the firmware and its libraries leaves as LOG
+  // packets; the backend says there why it failed, if it does.
+  DeviceLogAttach(&g_writer);
+  if (!InferenceInit()) {
+    DeviceLog("inference backend failed to initialise: INFER replies BACKEND_ERROR\n");
+  }
   g_writer.Begin(protocol::kBoot, protocol::kUnpromptedId);
   g_writer.End();
   g_last_capture = CostNow();
@@ -64,6 +70,7 @@ void AppLoop() {
     const FrameReader::Event event = g_reader.Feed(bytes[i]);
     g_handler.OnEvent(event, g_reader.data(), g_reader.size());
   }
+  DeviceLogFlush();
   if (TINYXRAY_CAMERA_MODE && !g_handler.chunk_pending() && HasCamera() &&
       CostNow() - g_last_capture >= TINYXRAY_CAMERA_PERIOD) {
     g_last_capture = CostNow();

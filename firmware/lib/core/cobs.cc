@@ -1,4 +1,4 @@
-#include "cobs.h"
+#include "tinyxray/cobs.h"
 
 void CobsEncoder::FlushBlock() {
   block_[0] = static_cast<uint8_t>(count_ + 1);

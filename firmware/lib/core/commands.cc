@@ -1,12 +1,12 @@
-#include "commands.h"
+#include "tinyxray/commands.h"
 
 #include <algorithm>
 #include <cstring>
 
-#include "image_provider.h"
-#include "inference.h"
-#include "info_writer.h"
-#include "protocol.h"
+#include "tinyxray/image_provider.h"
+#include "tinyxray/inference.h"
+#include "tinyxray/info_writer.h"
+#include "tinyxray/protocol.h"
 
 namespace {
 

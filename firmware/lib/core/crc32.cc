@@ -1,4 +1,4 @@
-#include "crc32.h"
+#include "tinyxray/crc32.h"
 
 namespace {
 // Table for the reflected polynomial 0xEDB88320, built at compile time.

@@ -1,4 +1,4 @@
-#include "frame_reader.h"
+#include "tinyxray/frame_reader.h"
 
 FrameReader::Event FrameReader::Feed(uint8_t byte) {
   if (byte != 0) {

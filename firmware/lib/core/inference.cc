@@ -1,13 +1,13 @@
-#include "inference.h"
+#include "tinyxray/inference.h"
 
 #include <cmath>
 #include <cstring>
 
-#include "cost_counter.h"
-#include "inference_backend.h"
+#include "tinyxray/cost_counter.h"
+#include "tinyxray/inference_backend.h"
 #include "model_metadata.h"
-#include "preprocess.h"
-#include "protocol.h"
+#include "tinyxray/preprocess.h"
+#include "tinyxray/protocol.h"
 
 namespace {
 
@@ -21,7 +21,6 @@ static_assert(model_metadata::kInputChannels == 1, "grayscale models only");
 static_assert(model_metadata::kNumClasses <= kMaxScores, "too many classes");
 
 int8_t g_last_input[kInputBytes];
-uint8_t g_work[kInputBytes];
 bool g_has_input = false;
 bool g_ready = false;
 
@@ -80,14 +79,20 @@ uint8_t InferGray(const uint8_t* pixels, uint16_t width, uint16_t height,
       height > protocol::kMaxFrameSide) {
     return protocol::kBadFrameSize;
   }
+  if (!g_ready) return protocol::kBackendError;
   PreprocessConfig config;
   config.size = kWidth;
+  config.intensity = model_metadata::kIntensityMethod;
   config.blur_kernel = model_metadata::kBlurKernel;
   config.blur_sigma = static_cast<float>(model_metadata::kBlurSigma);
   config.input_scale = static_cast<float>(model_metadata::kInputScale);
   config.input_zero_point = static_cast<int>(model_metadata::kInputZeroPoint);
+  // The backend's input tensor is free until InvokeLastInput() fills it from
+  // g_last_input, so it serves as preprocessing's work buffer: no RAM of its
+  // own (9 KB, which the Nano 33 BLE's TFLM build needs).
+  uint8_t* work = reinterpret_cast<uint8_t*>(BackendInput());
   const uint32_t start = CostNow();
-  PreprocessFrame(pixels, width, height, config, g_work, g_last_input);
+  PreprocessFrame(pixels, width, height, config, work, g_last_input);
   result->preprocess_cost = CostNow() - start;
   g_has_input = true;
   return RunBackend(result);

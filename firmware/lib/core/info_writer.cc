@@ -1,15 +1,16 @@
-#include "info_writer.h"
+#include "tinyxray/info_writer.h"
 
 #include <cstdint>
 
-#include "board_info.h"
-#include "cost_counter.h"
-#include "image_provider.h"
-#include "inference.h"
-#include "inference_backend.h"
+#include "tinyxray/board_info.h"
+#include "tinyxray/cost_counter.h"
+#include "tinyxray/image_provider.h"
+#include "tinyxray/inference.h"
+#include "tinyxray/inference_backend.h"
 #include "model_metadata.h"
-#include "protocol.h"
-#include "version.h"
+#include "tinyxray/protocol.h"
+#include "tinyxray/serial_port.h"
+#include "tinyxray/version.h"
 
 namespace {
 
@@ -115,6 +116,7 @@ void WriteInfoPayload(PacketWriter* writer) {
   PutLine(writer, "firmware", TINYXRAY_FIRMWARE_VERSION);
   PutInteger(writer, "protocol", protocol::kVersion);
   PutLine(writer, "backend", BackendName());
+  PutLine(writer, "bit_exact", BackendBitExact() ? "1" : "0");
   PutLine(writer, "model_name", model_metadata::kModelName);
   PutLine(writer, "model_sha256", model_metadata::kModelSha256);
   writer->PutText("labels=");
@@ -143,8 +145,10 @@ void WriteInfoPayload(PacketWriter* writer) {
              InferenceReady() ? static_cast<long>(BackendArenaBytes()) : 0);
   PutInteger(writer, "flash_bytes", static_cast<long>(FirmwareFlashBytes()));
   PutInteger(writer, "ram_bytes", static_cast<long>(FirmwareRamBytes()));
+  PutInteger(writer, "ram_free_bytes", static_cast<long>(RamFreeBytes()));
   PutInteger(writer, "max_packet", static_cast<long>(protocol::kMaxPacket));
   PutInteger(writer, "max_request", static_cast<long>(protocol::kMaxRequest));
+  PutInteger(writer, "rx_window_bytes", static_cast<long>(SerialRxWindowBytes()));
   PutLine(writer, "cost_unit", CostUnit());
   PutLine(writer, "camera", HasCamera() ? "1" : "0");
 }

@@ -1,9 +1,9 @@
-#include "packet.h"
+#include "tinyxray/packet.h"
 
 #include <cstring>
 
-#include "crc32.h"
-#include "protocol.h"
+#include "tinyxray/crc32.h"
+#include "tinyxray/protocol.h"
 
 uint8_t ParsePacket(const uint8_t* data, size_t length, Packet* packet) {
   if (length < protocol::kMinPacketBytes) return protocol::kBadFrame;
@@ -18,6 +18,7 @@ uint8_t ParsePacket(const uint8_t* data, size_t length, Packet* packet) {
 }
 
 void PacketWriter::Begin(uint8_t type, uint16_t id) {
+  busy_ = true;
   crc_ = 0;
   const uint8_t header[protocol::kHeaderBytes] = {
       protocol::kVersion, type, static_cast<uint8_t>(id & 0xFF),
@@ -56,6 +57,7 @@ void PacketWriter::End() {
   encoder_.Finish();
   const uint8_t delimiter = 0;
   sink_.Write(&delimiter, 1);
+  busy_ = false;
 }
 
 void PacketWriter::WriteError(uint16_t id, uint8_t code,

@@ -1,4 +1,4 @@
-#include "preprocess.h"
+#include "tinyxray/preprocess.h"
 
 #include <cmath>
 #include <cstring>
@@ -39,13 +39,6 @@ uint32_t Overlap(int r, int i, int size, int length) {
   const long begin = in_begin > out_begin ? in_begin : out_begin;
   const long end = in_end < out_end ? in_end : out_end;
   return end > begin ? static_cast<uint32_t>(end - begin) : 0u;
-}
-
-uint8_t RoundHalfUpToU8(float value) {
-  const float rounded = std::floor(value + 0.5f);
-  if (rounded <= 0.0f) return 0;
-  if (rounded >= 255.0f) return 255;
-  return static_cast<uint8_t>(rounded);
 }
 
 }  // namespace
@@ -89,6 +82,51 @@ void PadResize(const uint8_t* source, int width, int height, uint8_t* output,
   }
 }
 
+void StretchLimits(const uint8_t* frame, size_t count, int* lo, int* hi) {
+  uint32_t histogram[256] = {0};
+  for (size_t i = 0; i < count; ++i) ++histogram[frame[i]];
+  const size_t allowed = count * kStretchPercent / 100;
+  size_t seen = 0;
+  *lo = 255;
+  for (int level = 0; level < 256; ++level) {
+    seen += histogram[level];
+    if (seen > allowed) {
+      *lo = level;
+      break;
+    }
+  }
+  seen = 0;
+  *hi = 0;
+  for (int level = 255; level >= 0; --level) {
+    seen += histogram[level];
+    if (seen > allowed) {
+      *hi = level;
+      break;
+    }
+  }
+}
+
+void NormaliseIntensity(uint8_t* frame, size_t count, int method) {
+  if (method != kIntensityStretch || count == 0) return;
+  int lo = 0;
+  int hi = 0;
+  StretchLimits(frame, count, &lo, &hi);
+  if (hi <= lo) return;  // a flat frame: nothing to stretch
+  const uint32_t span = static_cast<uint32_t>(hi - lo);
+  uint8_t table[256];
+  for (int level = 0; level < 256; ++level) {
+    if (level <= lo) {
+      table[level] = 0;
+    } else if (level >= hi) {
+      table[level] = 255;
+    } else {
+      const uint32_t offset = static_cast<uint32_t>(level - lo);
+      table[level] = static_cast<uint8_t>((2u * offset * 255u + span) / (2u * span));
+    }
+  }
+  for (size_t i = 0; i < count; ++i) frame[i] = table[frame[i]];
+}
+
 void GaussianBlur(const uint8_t* input, int size, int kernel, float sigma,
                   uint8_t* output) {
   const size_t count = static_cast<size_t>(size) * size;
@@ -98,47 +136,70 @@ void GaussianBlur(const uint8_t* input, int size, int kernel, float sigma,
   }
   if (kernel > kMaxBlurKernel) kernel = kMaxBlurKernel;
   const int radius = kernel / 2;
-  float weights[kMaxBlurKernel];
-  float sum = 0.0f;
+  const int taps = 2 * radius + 1;
+  // The weights as host/preprocess.py computes them (float64), once per call.
+  const double s = static_cast<double>(sigma);
+  double weights[kMaxBlurKernel];
+  double sum = 0.0;
   for (int k = -radius; k <= radius; ++k) {
-    const float w = std::exp(-static_cast<float>(k * k) / (2.0f * sigma * sigma));
-    weights[k + radius] = w;
-    sum += w;
+    weights[k + radius] = std::exp(-static_cast<double>(k * k) / (2.0 * s * s));
+    sum += weights[k + radius];
   }
-  for (int k = 0; k < 2 * radius + 1; ++k) weights[k] /= sum;
-
-  // Blur along each row, then along each column, without rounding in
-  // between: the row pass is recomputed for the rows a pixel needs.
+  for (int k = 0; k < taps; ++k) weights[k] /= sum;
+  // The 2-D weights w_i * w_j in fixed point, 2^-52 units (each < 2^52, and
+  // 255 times their sum < 2^61, so a pixel's sum fits in 64 bits). The blur is
+  // then exact integer arithmetic per pixel, with no float in the per-pixel
+  // loop (a libgcc call per operation on the soft-float Nano 33 BLE).
+  constexpr int kFractionBits = 52;
+  uint64_t coefficients[kMaxBlurKernel * kMaxBlurKernel];
+  for (int i = 0; i < taps; ++i) {
+    for (int j = 0; j < taps; ++j) {
+      coefficients[i * taps + j] = static_cast<uint64_t>(
+          std::llround(std::ldexp(weights[i] * weights[j], kFractionBits)));
+    }
+  }
+  // Rounding half up at the end: floor(sum / 2^52 + 1/2). The result differs
+  // from the host's float64 blur only for a value within ~1e-12 of a .5 tie;
+  // for the default 3-tap, sigma 1 kernel the nearest tie any 3x3
+  // neighbourhood reaches is 1.6e-7 away (tests/test_preprocess.py checks all
+  // of them), so there the two are identical for every input.
+  constexpr uint64_t kHalf = uint64_t{1} << (kFractionBits - 1);
   for (int y = 0; y < size; ++y) {
     for (int x = 0; x < size; ++x) {
-      float value = 0.0f;
+      uint64_t total = kHalf;
+      const uint64_t* c = coefficients;
       for (int dy = -radius; dy <= radius; ++dy) {
         const uint8_t* row =
             input + static_cast<size_t>(Reflect(y + dy, size)) * size;
-        float row_value = 0.0f;
         for (int dx = -radius; dx <= radius; ++dx) {
-          row_value += weights[dx + radius] * row[Reflect(x + dx, size)];
+          total += *c++ * row[Reflect(x + dx, size)];
         }
-        value += weights[dy + radius] * row_value;
       }
-      output[static_cast<size_t>(y) * size + x] = RoundHalfUpToU8(value);
+      const uint64_t value = total >> kFractionBits;
+      output[static_cast<size_t>(y) * size + x] =
+          static_cast<uint8_t>(value > 255u ? 255u : value);
     }
   }
 }
 
 void ToInt8(const uint8_t* input, size_t count, float scale, int zero_point,
             int8_t* output) {
-  for (size_t i = 0; i < count; ++i) {
+  // One value per possible pixel, computed as host/preprocess.py's to_int8
+  // does (float64), so the per-pixel loop is a table lookup.
+  int8_t table[256];
+  for (int pixel = 0; pixel < 256; ++pixel) {
     long q;
     if (scale == 1.0f) {
-      q = static_cast<long>(input[i]) + zero_point;  // exact, the default
+      q = static_cast<long>(pixel) + zero_point;  // exact, the default
     } else {
-      q = static_cast<long>(std::floor(input[i] / scale + 0.5f)) + zero_point;
+      q = static_cast<long>(std::floor(pixel / static_cast<double>(scale) + 0.5)) +
+          zero_point;
     }
     if (q < -128) q = -128;
     if (q > 127) q = 127;
-    output[i] = static_cast<int8_t>(q);
+    table[pixel] = static_cast<int8_t>(q);
   }
+  for (size_t i = 0; i < count; ++i) output[i] = table[input[i]];
 }
 
 void PreprocessFrame(const uint8_t* source, int width, int height,
@@ -149,6 +210,7 @@ void PreprocessFrame(const uint8_t* source, int width, int height,
   // in place (char types may alias).
   auto* blurred = reinterpret_cast<uint8_t*>(output);
   PadResize(source, width, height, work, config.size);
+  NormaliseIntensity(work, count, config.intensity);
   GaussianBlur(work, config.size, config.blur_kernel, config.blur_sigma,
                blurred);
   ToInt8(blurred, count, config.input_scale, config.input_zero_point, output);

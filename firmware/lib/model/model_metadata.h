@@ -21,9 +21,13 @@ constexpr int kOutputZeroPoint = -128;
 constexpr int kNumClasses = 3;
 constexpr const char* kLabels[kNumClasses] = {"Covid", "Normal", "Pneumonia"};
 constexpr uint32_t kTflmArenaBytes = 145360;
+// The TFLM arena with 32-bit pointers (Cortex-M4, ESP32-S3): tinyxray.tflm_arena.
+constexpr uint32_t kTflmArenaBytesCortexM4 = 141168;
 constexpr float kUncertainThreshold = 0.6f;
 constexpr float kTemperature = 1.5723894074542943f;
 constexpr int kPreprocessSize = 96;
+// Step 3b (firmware/lib/core/preprocess.h IntensityMethod): 0 none, 1 stretch.
+constexpr int kIntensityMethod = 0;
 constexpr int kBlurKernel = 3;
 constexpr float kBlurSigma = 1.0f;
 

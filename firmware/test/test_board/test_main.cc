@@ -3,9 +3,9 @@
 #include <cstdio>
 #include <cstring>
 
-#include "board_info.h"
-#include "cost_counter.h"
-#include "serial_port.h"
+#include "tinyxray/board_info.h"
+#include "tinyxray/cost_counter.h"
+#include "tinyxray/serial_port.h"
 #include "tiny_test.h"
 
 namespace {

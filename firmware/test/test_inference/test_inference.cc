@@ -6,12 +6,12 @@
 #include <cstring>
 
 #include "../tiny_test.h"
-#include "crc32.h"
+#include "tinyxray/crc32.h"
 #include "golden_scores.h"
-#include "inference.h"
-#include "inference_backend.h"
+#include "tinyxray/inference.h"
+#include "tinyxray/inference_backend.h"
 #include "model_metadata.h"
-#include "protocol.h"
+#include "tinyxray/protocol.h"
 
 namespace {
 

@@ -1,13 +1,13 @@
 // On-device preprocessing (firmware/lib/core/preprocess.cc) against golden
 // vectors from the Python reference (make_golden_vectors.py ->
-// golden_vectors.h): every pixel within 1 LSB, plus properties that hold
+// golden_vectors.h): every pixel identical, plus properties that hold
 // whatever the reference says.
 #include <cstdlib>
 #include <cstring>
 
 #include "../tiny_test.h"
 #include "golden_vectors.h"
-#include "preprocess.h"
+#include "tinyxray/preprocess.h"
 
 namespace {
 
@@ -15,9 +15,10 @@ uint8_t g_work[golden::kSize * golden::kSize];
 int8_t g_output[golden::kSize * golden::kSize];
 constexpr size_t kCount = static_cast<size_t>(golden::kSize) * golden::kSize;
 
-PreprocessConfig GoldenConfig() {
+PreprocessConfig GoldenConfig(int intensity = kIntensityNone) {
   PreprocessConfig config;
   config.size = golden::kSize;
+  config.intensity = intensity;
   config.blur_kernel = golden::kBlurKernel;
   config.blur_sigma = golden::kBlurSigma;
   config.input_scale = golden::kInputScale;
@@ -34,21 +35,58 @@ void TestGoldenResize() {
       if (diff > worst) worst = diff;
     }
     std::printf("  %-18s pad+resize max |C - Python| = %d\n", vector.name, worst);
-    TT_CHECK(worst <= 1);
+    TT_CHECK_EQ(worst, 0);
   }
 }
 
-void TestGoldenPipeline() {
-  const PreprocessConfig config = GoldenConfig();
+// Step 3b is integer arithmetic: the C output must equal Python's, byte for byte.
+void TestGoldenIntensityIsExact() {
+  int stretched = 0;
   for (const golden::Vector& vector : golden::kVectors) {
+    PadResize(vector.source, vector.width, vector.height, g_work, golden::kSize);
+    NormaliseIntensity(g_work, kCount, vector.intensity);
+    const bool same = std::memcmp(g_work, vector.normalised, kCount) == 0;
+    if (vector.intensity != kIntensityNone) {
+      std::printf("  %-24s stretch identical: %s\n", vector.name, same ? "yes" : "NO");
+      ++stretched;
+    }
+    TT_CHECK(same);
+  }
+  TT_CHECK(stretched > 0);
+}
+
+void TestStretchLimitsByHand() {
+  // 200 pixels: 1 % is 2 pixels, so the two darkest (0) and the two brightest (250)
+  // are clipped; lo and hi are the next levels, 10 and 200.
+  static uint8_t frame[200];
+  for (int i = 0; i < 200; ++i) frame[i] = static_cast<uint8_t>(i < 100 ? 10 : 200);
+  frame[0] = frame[1] = 0;
+  frame[198] = frame[199] = 250;
+  int lo = -1;
+  int hi = -1;
+  StretchLimits(frame, 200, &lo, &hi);
+  TT_CHECK_EQ(lo, 10);
+  TT_CHECK_EQ(hi, 200);
+  NormaliseIntensity(frame, 200, kIntensityStretch);
+  TT_CHECK(frame[0] == 0 && frame[2] == 0 && frame[100] == 255 && frame[199] == 255);
+  // A flat frame has nothing to stretch and is left as it is.
+  static uint8_t flat[50];
+  std::memset(flat, 77, sizeof(flat));
+  NormaliseIntensity(flat, 50, kIntensityStretch);
+  TT_CHECK(flat[0] == 77 && flat[49] == 77);
+}
+
+void TestGoldenPipeline() {
+  for (const golden::Vector& vector : golden::kVectors) {
+    const PreprocessConfig config = GoldenConfig(vector.intensity);
     PreprocessFrame(vector.source, vector.width, vector.height, config, g_work, g_output);
     int worst = 0;
     for (size_t i = 0; i < kCount; ++i) {
       const int diff = std::abs(g_output[i] - vector.input[i]);
       if (diff > worst) worst = diff;
     }
-    std::printf("  %-18s steps 2-5 max |C - Python| = %d\n", vector.name, worst);
-    TT_CHECK(worst <= 1);
+    std::printf("  %-24s steps 2-5 max |C - Python| = %d\n", vector.name, worst);
+    TT_CHECK_EQ(worst, 0);
   }
 }
 
@@ -121,6 +159,8 @@ void TestToInt8() {
 
 int main() {
   TT_RUN(TestGoldenResize);
+  TT_RUN(TestGoldenIntensityIsExact);
+  TT_RUN(TestStretchLimitsByHand);
   TT_RUN(TestGoldenPipeline);
   TT_RUN(TestFlatStaysFlat);
   TT_RUN(TestIdentityAtModelSize);

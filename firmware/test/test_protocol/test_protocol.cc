@@ -5,8 +5,9 @@
 #include <cstring>
 
 #include "../tiny_test.h"
-#include "inference.h"
-#include "info_writer.h"
+#include "tinyxray/device_log.h"
+#include "tinyxray/inference.h"
+#include "tinyxray/info_writer.h"
 #include "wire.h"
 
 using wire::OneError;
@@ -137,13 +138,87 @@ void TestHelloInfo() {
                         "labels=", "input=", "input_scale=", "input_zero_point=",
                         "output_scale=", "output_zero_point=", "uncertain_threshold=",
                         "arena_bytes=", "flash_bytes=", "ram_bytes=", "max_packet=",
-                        "cost_unit=", "camera="};
+                        "cost_unit=", "camera=", "ram_free_bytes=", "rx_window_bytes=0\n",
+                        "bit_exact=1\n"};
   for (const char* key : keys) {
     const bool found = std::strstr(text, key) != nullptr;
     if (!found) std::printf("missing INFO key %s\n", key);
     TT_CHECK(found);
   }
   TT_CHECK(text[n - 1] == '\n');
+  // qemu_m4 knows its free RAM from the linker script; the host board does not.
+  const char* free_line = std::strstr(text, "ram_free_bytes=");
+  const long free_bytes = free_line ? std::strtol(free_line + 15, nullptr, 10) : -1;
+#if defined(TINYXRAY_BOARD_QEMU_M4)
+  TT_CHECK(free_bytes > 0 && free_bytes <= 4L * 1024 * 1024);  // test builds: 4 MB
+#else
+  TT_CHECK_EQ(free_bytes, 0);
+#endif
+}
+
+// A request of max_request bytes in CHUNK pieces of max_packet fits in the
+// receive window a lossy transport sizes from kMaxRequestWireBytes.
+void TestMaxRequestWireBytes() {
+  const size_t piece_data = protocol::kMaxPacket - protocol::kChunkOverheadBytes;
+  size_t wire_total = 0;
+  for (size_t offset = 0; offset < protocol::kMaxRequest; offset += piece_data) {
+    const size_t data = protocol::kMaxRequest - offset < piece_data
+                            ? protocol::kMaxRequest - offset
+                            : piece_data;
+    const size_t decoded = protocol::kChunkOverheadBytes + data;
+    // Worst-case COBS of `decoded` bytes, encoded for real: all non-zero.
+    static uint8_t raw[protocol::kMaxPacket];
+    static uint8_t encoded[protocol::kMaxPacket + protocol::kMaxPacket / 254 + 2];
+    std::memset(raw, 0x5A, decoded);
+    const long n = CobsEncode(raw, decoded, encoded, sizeof(encoded));
+    TT_CHECK(n > 0);
+    wire_total += static_cast<size_t>(n) + 1;
+  }
+  TT_CHECK(wire_total <= protocol::kMaxRequestWireBytes);
+  TT_CHECK(protocol::kMaxRequestWireBytes - wire_total < protocol::kMaxPacket);
+  TT_CHECK_EQ(protocol::WireBytes(0), 2u);
+  TT_CHECK_EQ(protocol::WireBytes(254), 256u);
+  TT_CHECK_EQ(protocol::WireBytes(255), 258u);
+}
+
+// LOG packets: one per line, id 0, '\r' dropped; text logged while another
+// packet is being written waits until that packet ends, so neither is torn.
+void TestDeviceLog() {
+  wire::ClearOutput();
+  DeviceLogAttach(&wire::Writer());
+  DeviceLog("Failed to allocate tail memory.");
+  TT_CHECK_EQ(Replies(), 0u);  // no newline yet: still buffered
+  DeviceLog("\r\n");
+  TT_CHECK_EQ(Replies(), 1u);
+  TT_CHECK(ReplyAt(0).crc_ok && ReplyAt(0).type == protocol::kLog && ReplyAt(0).id == 0);
+  TT_CHECK(ReplyAt(0).length == 31 &&
+           std::memcmp(ReplyAt(0).payload, "Failed to allocate tail memory.", 31) == 0);
+
+  wire::ClearOutput();
+  wire::Writer().Begin(protocol::kEchoReply, 9);
+  wire::Writer().PutText("ab");
+  DeviceLog("inside\n");  // must not start a packet inside ECHO_REPLY
+  wire::Writer().PutText("cd");
+  wire::Writer().End();
+  TT_CHECK_EQ(Replies(), 1u);
+  TT_CHECK(ReplyAt(0).type == protocol::kEchoReply && ReplyAt(0).length == 4);
+  DeviceLogFlush();
+  TT_CHECK_EQ(Replies(), 2u);
+  TT_CHECK(ReplyAt(1).type == protocol::kLog && ReplyAt(1).length == 6);
+
+  // A line longer than one LOG packet is split, nothing lost.
+  wire::ClearOutput();
+  static char long_line[kDeviceLogLineBytes * 2 + 12];
+  std::memset(long_line, 'x', sizeof(long_line) - 2);
+  long_line[sizeof(long_line) - 2] = '\n';
+  long_line[sizeof(long_line) - 1] = '\0';
+  DeviceLog(long_line);
+  TT_CHECK_EQ(Replies(), 3u);
+  size_t total = 0;
+  for (size_t i = 0; i < Replies(); ++i) total += ReplyAt(i).length;
+  TT_CHECK_EQ(total, sizeof(long_line) - 2);
+  TT_CHECK_EQ(DeviceLogDroppedBytes(), 0u);
+  DeviceLogAttach(nullptr);
 }
 
 void TestEcho() {
@@ -561,5 +636,7 @@ int main() {
   TT_RUN(TestInferAndBench);
   TT_RUN(TestFormatNumberInInfo);
   TT_RUN(TestFormatNumber);
+  TT_RUN(TestMaxRequestWireBytes);
+  TT_RUN(TestDeviceLog);
   return TinyTestSummary();
 }

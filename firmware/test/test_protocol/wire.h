@@ -5,12 +5,12 @@
 #include <cstdint>
 #include <cstring>
 
-#include "cobs.h"
-#include "commands.h"
-#include "crc32.h"
-#include "frame_reader.h"
-#include "packet.h"
-#include "protocol.h"
+#include "tinyxray/cobs.h"
+#include "tinyxray/commands.h"
+#include "tinyxray/crc32.h"
+#include "tinyxray/frame_reader.h"
+#include "tinyxray/packet.h"
+#include "tinyxray/protocol.h"
 
 namespace wire {
 

@@ -14,7 +14,8 @@ firmware that does not fit the real board fails to link. A bigger budget (up to
     board_upload.maximum_ram_size = 4194304
 
 The main stack size is `custom_stack_size` (bytes, default 16384); the stack is
-part of the RAM budget.
+part of the RAM budget. `custom_float_abi = soft` compiles without the FPU, as
+the Nano 33 BLE's Arduino mbed builder does (-mfloat-abi=soft).
 
 Optimisation: -O2. Measured on the AOT model of 2026-11-27 03:00 (a test that
 times InvokeLastInput under -icount shift=3): -O2 91,988,715 instructions per
@@ -46,7 +47,15 @@ stack_bytes = int(env.GetProjectOption("custom_stack_size", "16384"))
 if flash_bytes > 4 * 1024 * 1024 or ram_bytes > 4 * 1024 * 1024:
     raise SystemExit("qemu_m4: mps2-an386 has 4 MB of code RAM and 4 MB of data RAM")
 
-cpu_flags = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+# custom_float_abi = soft builds the firmware as PlatformIO's Arduino mbed builder builds the
+# Nano 33 BLE's: every float operation a libgcc call (env qemu_m4_soft measures what that costs).
+float_abi = env.GetProjectOption("custom_float_abi", "hard")
+if float_abi not in ("hard", "soft"):
+    raise SystemExit(f"qemu_m4: custom_float_abi must be hard or soft, not {float_abi!r}")
+cpu_flags = ["-mcpu=cortex-m4", "-mthumb"]
+cpu_flags += (
+    ["-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"] if float_abi == "hard" else ["-mfloat-abi=soft"]
+)
 
 env.Replace(
     AR="arm-none-eabi-gcc-ar",

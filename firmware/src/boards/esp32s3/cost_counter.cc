@@ -1,5 +1,5 @@
 // cost_counter.h for the esp32s3 board: microseconds from the Arduino core.
-#include "cost_counter.h"
+#include "tinyxray/cost_counter.h"
 
 #include <Arduino.h>
 

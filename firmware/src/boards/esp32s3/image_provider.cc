@@ -6,7 +6,7 @@
 // Checked against espressif/esp32-camera driver/include/esp_camera.h at
 // commit 4335c93e (camera_config_t with pin_sccb_*, fb_location, grab_mode)
 // and the XIAO ESP32S3 Sense pin map of the Seeed wiki.
-#include "image_provider.h"
+#include "tinyxray/image_provider.h"
 
 #include "esp_camera.h"
 

@@ -2,7 +2,7 @@
 // loop() forever; both hand over to the portable app.
 #include <Arduino.h>
 
-#include "app.h"
+#include "tinyxray/app.h"
 
 void setup() { AppSetup(); }
 

@@ -1,6 +1,6 @@
 // cost_counter.h for the host board: CLOCK_MONOTONIC in nanoseconds, modulo
 // 2^32 (differences stay valid for intervals under 4.29 s).
-#include "cost_counter.h"
+#include "tinyxray/cost_counter.h"
 
 #include <ctime>
 

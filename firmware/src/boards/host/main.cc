@@ -15,9 +15,9 @@
 #include <cstdio>
 #include <cstring>
 
-#include "app.h"
+#include "tinyxray/app.h"
 #include "pty_serial.h"
-#include "serial_port.h"
+#include "tinyxray/serial_port.h"
 
 namespace {
 

@@ -4,7 +4,7 @@
 // make it raw and closes it again: the raw settings stay with the pty, and from
 // then on the master reports a hang-up (POLLHUP) whenever no client has the
 // slave open, which is how PtyWaitForClient() sees a client arrive.
-#include "serial_port.h"
+#include "tinyxray/serial_port.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -155,3 +155,6 @@ void PtyClose() {
   }
   g_master = -1;
 }
+
+// The pty has flow control: a write blocks while its buffer is full.
+uint32_t SerialRxWindowBytes() { return 0; }

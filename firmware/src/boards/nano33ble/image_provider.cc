@@ -1,6 +1,6 @@
 // image_provider.h for the nano33ble board, which has no camera: CAMERA replies
 // UNSUPPORTED and INFO reports camera=0.
-#include "image_provider.h"
+#include "tinyxray/image_provider.h"
 
 bool HasCamera() { return false; }
 

@@ -1,7 +1,8 @@
 // board_info.h for qemu_m4. Sizes come from the linker script's symbols
 // (mps2_an386_sections.ld): flash holds everything up to the end of the .data
-// load image; static RAM is .data plus .bss (the stack is not included).
-#include "board_info.h"
+// load image; static RAM is .data plus .bss (the stack is not included); free
+// RAM is the budget above the reserved main stack (_estack to _eram).
+#include "tinyxray/board_info.h"
 
 #include <cstdint>
 
@@ -10,6 +11,8 @@ extern uint32_t _sidata;
 extern uint32_t _sdata;
 extern uint32_t _edata;
 extern uint32_t _ebss;
+extern uint32_t _estack;
+extern uint32_t _eram;
 }
 
 namespace {
@@ -28,4 +31,9 @@ uint32_t FirmwareFlashBytes() {
 uint32_t FirmwareRamBytes() {
   return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(&_ebss) -
                                reinterpret_cast<uintptr_t>(&_sdata));
+}
+
+uint32_t RamFreeBytes() {
+  return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(&_eram) -
+                               reinterpret_cast<uintptr_t>(&_estack));
 }

@@ -9,7 +9,7 @@
 // known length (test_cost_counts_instructions), which is how it was calibrated.
 // The 24-bit down-counter is extended to 32 bits by counting its wraps in
 // SysTick_Handler (one interrupt per 2^24 ticks, about 84 M instructions).
-#include "cost_counter.h"
+#include "tinyxray/cost_counter.h"
 
 namespace {
 

@@ -7,7 +7,7 @@
 // sees it.
 #include <cstdint>
 
-#include "app.h"
+#include "tinyxray/app.h"
 
 namespace {
 

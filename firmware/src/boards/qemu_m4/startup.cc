@@ -6,7 +6,7 @@
 #include <cstdlib>
 
 #include "cmsdk_uart.h"
-#include "cost_counter.h"
+#include "tinyxray/cost_counter.h"
 
 extern "C" {
 // Symbols from the linker script (mps2_an386_sections.ld).

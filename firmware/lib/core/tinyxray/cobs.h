@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "byte_sink.h"
+#include "tinyxray/byte_sink.h"
 
 // Encodes a stream byte by byte and hands each finished block (a code byte
 // and up to 254 data bytes) to a sink, so no packet-sized buffer is needed.

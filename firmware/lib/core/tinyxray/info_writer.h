@@ -1,6 +1,6 @@
 #pragma once
 // Writes the INFO payload: one key=value line per fact (docs/protocol.md).
-#include "packet.h"
+#include "tinyxray/packet.h"
 
 void WriteInfoPayload(PacketWriter* writer);
 

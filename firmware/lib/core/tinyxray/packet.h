@@ -4,8 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "byte_sink.h"
-#include "cobs.h"
+#include "tinyxray/byte_sink.h"
+#include "tinyxray/cobs.h"
 
 struct Packet {
   uint8_t type;
@@ -37,10 +37,15 @@ class PacketWriter {
   // A whole ERROR packet: code and message.
   void WriteError(uint16_t id, uint8_t code, const char* message);
 
+  // True between Begin() and End(): another packet must not start on the
+  // same stream now (device_log.h waits for it).
+  bool busy() const { return busy_; }
+
  private:
   ByteSink sink_;
   CobsEncoder encoder_;
   uint32_t crc_ = 0;
+  bool busy_ = false;
 };
 
 // Little-endian readers for payload fields.

@@ -5,8 +5,11 @@
 #include <cstddef>
 #include <cstdint>
 
-// Prepares the engine (TFLM: allocates tensors). Returns false on failure;
-// then no other function but BackendName() may be called.
+// Prepares the engine (TFLM: allocates tensors) and checks it against
+// model_metadata.h (input and output type, size, scale and zero point).
+// Returns false on failure, with the reason in the device log; then no other
+// function but BackendName() and BackendBitExact() may be called. Calling it
+// again returns the first call's result without redoing the work.
 bool BackendInit();
 
 // The int8 input tensor (model input height * width * channels bytes).
@@ -20,6 +23,11 @@ const int8_t* BackendOutput();
 
 // "aot" or "tflm" (INFO backend).
 const char* BackendName();
+
+// True if this build's scores are byte-identical with the host's int8 model
+// (the TFLM reference kernels) on every input, as checked for its kernels
+// (INFO bit_exact; the bench then expects identity on every frame).
+bool BackendBitExact();
 
 // Arena bytes the engine uses (INFO arena_bytes).
 size_t BackendArenaBytes();

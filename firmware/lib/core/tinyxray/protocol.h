@@ -29,6 +29,22 @@ constexpr size_t kMaxRequest = TINYXRAY_MAX_REQUEST;
 constexpr size_t kMaxRequest = 32768;
 #endif
 static_assert(kMaxPacket >= 64, "max_packet too small for the protocol");
+
+// Worst-case bytes on the wire for one packet of `decoded` bytes: COBS adds
+// one code byte per 254 data bytes (at least one), plus the 0x00 delimiter.
+constexpr size_t WireBytes(size_t decoded) {
+  return decoded + (decoded + 253) / 254 + (decoded == 0 ? 1 : 0) + 1;
+}
+// The bytes a host sends for the largest request, split into CHUNK pieces of
+// at most kMaxPacket decoded bytes (each: header, u8 command, u32 total, u32
+// offset, data, CRC). A device whose receive buffer drops bytes when full
+// (ESP32-S3 HWCDC) sizes it from this, so one whole request always fits.
+constexpr size_t kChunkOverheadBytes = kMinPacketBytes + 9;
+constexpr size_t kMaxRequestPieces =
+    (kMaxRequest + (kMaxPacket - kChunkOverheadBytes) - 1) /
+    (kMaxPacket - kChunkOverheadBytes);
+constexpr size_t kMaxRequestWireBytes =
+    kMaxRequestPieces * WireBytes(kMaxPacket);
 static_assert(kMaxRequest >= kMaxPacket - kMinPacketBytes,
               "max_request must hold any single-packet payload");
 
@@ -45,6 +61,7 @@ enum Type : uint8_t {
   kBenchResult = 0x83,
   kFrame = 0x84,
   kEchoReply = 0x85,
+  kLog = 0x86,
   kError = 0xFF,
 };
 

@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "cobs.h"
+#include "tinyxray/cobs.h"
 
 class FrameReader {
  public:

@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "frame_reader.h"
-#include "packet.h"
+#include "tinyxray/frame_reader.h"
+#include "tinyxray/packet.h"
 
 class CommandHandler {
  public:
