@@ -55,6 +55,15 @@ TFLM_REFERENCE = {
     },
 }
 PORTABLE_FLAGS = "-DTX_KERNELS_PORTABLE=1"
+# The private copy's env for test_kernels with any compiled model: qemu_m4 without the
+# inference backend, whose build checks model_aot.h against the default model's metadata
+# (the kernels, the model and the board support are all the test links).
+MODEL_TEST_ENV = """
+[env:qemu_m4_model]
+extends = env:qemu_m4
+lib_deps =
+lib_ignore = backend_aot, backend_tflm
+"""
 
 
 @dataclasses.dataclass
@@ -90,6 +99,8 @@ def private_project(work: Path) -> Path:
     project = work / "project"
     project.mkdir()
     shutil.copy2(REPO / "platformio.ini", project / "platformio.ini")
+    with (project / "platformio.ini").open("a") as ini:
+        ini.write(MODEL_TEST_ENV)
     shutil.copytree(
         REPO / "firmware",
         project / "firmware",
@@ -121,11 +132,15 @@ def install_model(
 def run_on_qemu(project: Path, build_flags: str = "") -> QemuRun:
     """pio test -e qemu_m4 -f test_kernels, model only, with the layer profile."""
     flags = f"-DMODEL_AOT_DEBUG -DTX_TEST_MODEL_ONLY {build_flags}".strip()
-    test = _pio(project, "test", "-e", "qemu_m4", "-f", "test_kernels", "-v", build_flags=flags)
+    test = _pio(
+        project, "test", "-e", "qemu_m4_model", "-f", "test_kernels", "-v", build_flags=flags
+    )
     bench = re.search(r"aot_bench: .*kernels=(\w+) cost_per_inference=(\d+)", test.stdout)
     identical = re.search(r"aot_golden: (\d+)/(\d+)", test.stdout)
     if bench is None or identical is None:
-        raise RuntimeError(f"qemu_m4 test_kernels failed:\n{test.stdout[-3000:]}")
+        raise RuntimeError(
+            f"qemu_m4 test_kernels failed:\n{test.stdout[-3000:]}\n{test.stderr[-3000:]}"
+        )
     layers = {int(a): int(b) for a, b in re.findall(r"aot_layer: (\d+) (\d+)", test.stdout)}
     return QemuRun(
         kernels=bench.group(1),
