@@ -228,3 +228,119 @@ def random_inputs(shape: tuple[int, ...], count: int, seed: int) -> list[np.ndar
     inputs = [np.full(shape, -128, np.int8), np.full(shape, 127, np.int8)]
     inputs += [rng.integers(-128, 128, size=shape, dtype=np.int8) for _ in range(count)]
     return inputs
+
+
+def kernel_paths_model(seed: int):
+    """A random MobileNetV2-like net: what the Cortex-M4 kernels specialise, at odd sizes.
+
+    A 3x3 stride-2 stem on one channel, then inverted-residual blocks with channel counts
+    of 8, 16, 24 and 48, depthwise strides 1 and 2 (SAME and VALID), residual ADDs, on
+    inputs of odd and even sizes (odd pixel counts in the 1x1 layers), and a head of
+    global pooling and a dense layer.
+    """
+    import keras
+
+    rng = np.random.default_rng(seed)
+    keras.utils.set_random_seed(seed)
+    height, width = (int(v) for v in rng.integers(15, 40, size=2))
+    inputs = keras.Input(shape=(height, width, 1), batch_size=1)
+    channels = int(rng.choice([8, 16]))
+    parts = [f"in{height}x{width}x1", f"stem{channels}/s2"]
+    x = keras.layers.Conv2D(channels, 3, strides=2, padding="same", use_bias=False)(inputs)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU(6.0)(x)
+    for _ in range(int(rng.integers(2, 5))):
+        out_channels = int(rng.choice([8, 16, 24, 48]))
+        expansion = int(rng.choice([1, 3, 6]))
+        stride = int(rng.choice([1, 2])) if min(x.shape[1], x.shape[2]) >= 6 else 1
+        padding = str(rng.choice(["same", "same", "valid"])) if min(x.shape[1:3]) > 4 else "same"
+        shortcut = x
+        y = x
+        if expansion > 1:
+            y = keras.layers.Conv2D(x.shape[-1] * expansion, 1, use_bias=False)(y)
+            y = keras.layers.BatchNormalization()(y)
+            y = keras.layers.ReLU(6.0)(y)
+        y = keras.layers.DepthwiseConv2D(3, strides=stride, padding=padding, use_bias=False)(y)
+        y = keras.layers.BatchNormalization()(y)
+        y = keras.layers.ReLU(6.0)(y)
+        y = keras.layers.Conv2D(out_channels, 1, use_bias=False)(y)
+        y = keras.layers.BatchNormalization()(y)
+        residual = stride == 1 and padding == "same" and out_channels == x.shape[-1]
+        x = keras.layers.Add()([shortcut, y]) if residual else y
+        parts.append(
+            f"block(x{expansion},dw/s{stride}/{padding},{out_channels}{',add' if residual else ''})"
+        )
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dense(int(rng.integers(2, 6)))(x)
+    parts.append("mean dense")
+    return keras.Model(inputs, x), " ".join(parts)
+
+
+def stress_quantisation(flatbuffer: bytes, seed: int) -> tuple[bytes, str]:
+    """The same model with quantisation at the edges of the fast requantisation's proof.
+
+    In some convolutions, half the output channels get a bias that puts the accumulator's
+    bound just below (or, for a few, just above) 2^30, and the output scale is raised by
+    2^10..2^20 so the multipliers are tiny and the shifts large (so the outputs do not all
+    saturate, and the rounding constant may overflow: the compiler must then use the exact
+    form); in others the output scale is cut by 2^8..2^12 so the multipliers exceed one
+    (left shifts). The tensors' scales stay consistent (the next op reads the same tensor,
+    whose own shifts move the other way).
+    """
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    rng = np.random.default_rng(seed + 3000)
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flatbuffer, 0))
+    graph = model.subgraphs[0]
+    kinds = {schema.BuiltinOperator.CONV_2D: 0, schema.BuiltinOperator.DEPTHWISE_CONV_2D: 3}
+
+    def builtin(op) -> int:
+        code = model.operatorCodes[op.opcodeIndex]
+        return max(code.builtinCode, code.deprecatedBuiltinCode)
+
+    # An ADD's input scales must stay within 2^20 of its output's, or neither TFLM nor
+    # the compiler takes the model: leave the tensors that feed one alone.
+    added = {
+        t for op in graph.operators if builtin(op) == schema.BuiltinOperator.ADD for t in op.inputs
+    }
+    parts = []
+    for position, op in enumerate(graph.operators):
+        if (
+            builtin(op) not in kinds
+            or len(op.inputs) < 3
+            or op.inputs[2] < 0
+            or op.outputs[0] in added
+            or rng.random() < 0.4
+        ):
+            continue
+        source, weights = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
+        bias, output = graph.tensors[op.inputs[2]], graph.tensors[op.outputs[0]]
+        w = np.frombuffer(bytes(model.buffers[weights.buffer].data), np.int8)
+        w = w.reshape(weights.shape).astype(np.int64)
+        axis = kinds[builtin(op)]
+        per_channel = np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
+        in_zp = int(source.quantization.zeroPoint[0])
+        out_scale = float(output.quantization.scale[0])
+        if rng.random() < 0.7:
+            values = np.frombuffer(bytes(model.buffers[bias.buffer].data), np.int32).copy()
+            for channel in range(len(values)):
+                if rng.random() < 0.5:
+                    continue
+                room = (1 << 30) - 1 - 128 * int(np.abs(per_channel[channel]).sum())
+                edge = room - int(rng.integers(0, 200)) + (300 if rng.random() < 0.1 else 0)
+                folded = edge if rng.random() < 0.5 else -edge
+                # TFLM adds input_offset * sum(w) at run time; the compiler folds it.
+                values[channel] = folded + in_zp * int(per_channel[channel].sum())
+            model.buffers[bias.buffer].data = np.frombuffer(values.tobytes(), np.uint8)
+            # 2^k times coarser: this layer's shifts grow by k (its consumers' shrink by k).
+            scale = out_scale * float(2 ** int(rng.integers(10, 21)))
+            parts.append(f"op{position}:edge")
+        else:
+            scale = out_scale * float(2 ** -int(rng.integers(8, 13)))
+            parts.append(f"op{position}:left-shift")
+        output.quantization.scale = [float(np.float32(scale))]
+        output.quantization.zeroPoint = [int(rng.integers(-128, 128))]
+    builder = flatbuffers.Builder(len(flatbuffer) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output()), " ".join(parts) or "unchanged"

@@ -50,6 +50,26 @@ def test_default_model_arena_meets_budget() -> None:
 
 
 @needs_model
+def test_default_model_layers_take_the_fast_kernels() -> None:
+    """Every convolution of the default model is proven for the fast requantisation, and
+    each layer gets the specialised kernel entry its geometry allows (the Cortex-M4 cost
+    figures in models/default/aot_report.md rely on both)."""
+    from tinyxray.aot import compile_model
+
+    compiled = compile_model(MODEL)
+    entries = {}
+    for layer in compiled.layers:
+        entries.setdefault(layer.opcode, set()).add(layer.kernel)
+        if layer.kernel.startswith(("conv2d", "depthwise")):
+            assert layer.params["fast_requant"] == 1, (layer.op_index, layer.exact_reason)
+        if layer.kernel in ("add", "mean"):
+            assert layer.params["fast"], (layer.op_index, layer.exact_reason)
+    assert entries["DEPTHWISE_CONV_2D"] == {"depthwise_conv2d_3x3"}
+    assert entries["FULLY_CONNECTED"] == {"conv2d_1x1"}
+    assert entries["CONV_2D"] == {"conv2d", "conv2d_1x1"}  # the stem, then pointwise
+
+
+@needs_model
 def test_default_model_samples_byte_identical(tmp_path: Path) -> None:
     from tinyxray.aot import verify
 

@@ -122,18 +122,27 @@ def _emit_debug_runner(graph: Graph, layers: list[Layer], plan: MemoryPlan) -> s
 
 
 def _emit_constant(constant: Constant) -> str:
+    if constant.ctype.endswith("_quant"):
+        # One record per channel: {bias, multiplier, right_shift[, rounding]}.
+        rows = np.asarray(constant.values)
+        body = "\n".join("  {" + ", ".join(_c_int(int(v)) for v in row) + "}," for row in rows)
+        return f"static const {constant.ctype} {constant.name}[{len(rows)}] = {{\n{body}\n}};\n"
     values = np.asarray(constant.values).reshape(-1)
     per_line = 24 if constant.ctype == "int8_t" else 8
     lines = []
     for start in range(0, values.size, per_line):
         chunk = values[start : start + per_line]
-        lines.append("  " + ", ".join(_c_int(int(v), constant.ctype) for v in chunk) + ",")
+        lines.append("  " + ", ".join(_c_int(int(v)) for v in chunk) + ",")
     body = "\n".join(lines)
-    return f"static const {constant.ctype} {constant.name}[{values.size}] = {{\n{body}\n}};\n"
+    # Byte arrays are word-aligned so the DSP kernels read their rows with word loads.
+    align = " TX_ALIGN4" if constant.ctype == "int8_t" else ""
+    return (
+        f"static const {constant.ctype} {constant.name}[{values.size}]{align} = {{\n{body}\n}};\n"
+    )
 
 
-def _c_int(value: int, ctype: str) -> str:
-    if ctype == "int32_t" and value == -(1 << 31):
+def _c_int(value: int) -> str:
+    if value == -(1 << 31):
         return "INT32_MIN"
     return str(value)
 

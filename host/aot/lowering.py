@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-from tinyxray.aot import quantization
+from tinyxray.aot import quantization, requant
 from tinyxray.aot.graph import Graph, Operator, Tensor, UnsupportedModelError
 
 SUPPORTED_OPS = (
@@ -34,17 +34,24 @@ _ACTIVATIONS = {
 _SUPPORTED_ACTIVATIONS = ("NONE", "RELU", "RELU6")
 
 
+# Bytes per element of each constant's C type (the records: one row of 3 or 4 int32).
+_CTYPE_BYTES = {"int8_t": 1, "int32_t": 4, "tx_channel_quant": 12, "tx_conv_quant": 16}
+# Readable zero bytes after a filter: the DSP kernels load weights 4 at a time.
+FILTER_PADDING = 4
+
+
 @dataclasses.dataclass
 class Constant:
-    """A const array emitted to flash."""
+    """A const array emitted to flash (int8 arrays 4-byte aligned)."""
 
     name: str
-    ctype: str  # "int8_t" or "int32_t"
+    ctype: str  # "int8_t", "int32_t", "tx_channel_quant" or "tx_conv_quant" (rows of 3, 4)
     values: np.ndarray
 
     @property
     def nbytes(self) -> int:
-        return int(self.values.size) * (1 if self.ctype == "int8_t" else 4)
+        rows = len(self.values) if self.ctype.endswith("_quant") else int(self.values.size)
+        return rows * _CTYPE_BYTES[self.ctype]
 
 
 @dataclasses.dataclass
@@ -61,6 +68,7 @@ class Layer:
     output: int
     macs: int
     in_place_input: int | None = None  # input whose buffer may be reused for the output
+    exact_reason: str = ""  # why the fast requantisation is not proven ("" if it is or n/a)
 
     @property
     def const_bytes(self) -> int:
@@ -188,6 +196,22 @@ def _padding(op: Operator, in_size: int, kernel: int, stride: int, out_size: int
     return max(0, (out_size - 1) * stride + kernel - in_size) // 2
 
 
+# TFLM multiplies by (1 << shift) before the rounding multiply: past 31 that is undefined
+# behaviour in C++, and TFLM's results differ between platforms (x86 masks the shift count,
+# an Arm core shifts everything out), so there is no arithmetic to be exact with.
+MAX_LEFT_SHIFT = 31
+
+
+def _check_shifts(op: Operator, shifts: list[int]) -> None:
+    worst = max(shifts, default=0)
+    if worst > MAX_LEFT_SHIFT:
+        raise UnsupportedModelError(
+            f"{op.describe()}: an output rescaling needs a left shift of {worst}"
+            f" (a multiplier of about 2^{worst - 1}); TFLM's arithmetic is undefined past"
+            f" {MAX_LEFT_SHIFT} (check the output tensor's scale)"
+        )
+
+
 def _check_dilation(op: Operator) -> None:
     if int(op.options.dilationHFactor) != 1 or int(op.options.dilationWFactor) != 1:
         raise UnsupportedModelError(f"{op.describe()}: dilation is not supported")
@@ -224,65 +248,102 @@ def _conv2d(graph: Graph, op: Operator) -> Layer:
     out_scale, out_zp = _qparams(output)
     scales = _filter_scales(op, weights, out_c, 0)
     multipliers, shifts = quantization.per_channel_multipliers(in_scale, scales, out_scale)
+    _check_shifts(op, shifts)
     act_min, act_max = quantization.activation_range(activation, out_scale, out_zp)
     bias = _bias(graph, op, out_c, "conv")
-    # Without padding taps every MAC sees the input offset, so offset * sum(filter) can be
-    # folded into the bias (exact in integers; the kernel then skips the per-MAC add).
-    no_padding_taps = (
-        pad_top == 0
-        and pad_left == 0
-        and (out_h - 1) * stride_h + k_h <= in_h
-        and (out_w - 1) * stride_w + k_w <= in_w
+    filter_values = weights.data.astype(np.int8).reshape(out_c, -1)
+    pointwise = (k_h, k_w, stride_h, stride_w, pad_top, pad_left) == (1, 1, 1, 1, 0, 0) and (
+        out_h,
+        out_w,
+    ) == (in_h, in_w)
+    return _convolution_layer(
+        op,
+        source,
+        output,
+        filter_values,
+        bias,
+        multipliers,
+        shifts,
+        in_zp,
+        out_zp,
+        (act_min, act_max),
+        geometry={
+            "in_h": in_h,
+            "in_w": in_w,
+            "in_c": in_c,
+            "out_h": out_h,
+            "out_w": out_w,
+            "out_c": out_c,
+            "k_h": k_h,
+            "k_w": k_w,
+            "stride_h": stride_h,
+            "stride_w": stride_w,
+            "pad_top": pad_top,
+            "pad_left": pad_left,
+        },
+        kernel="conv2d_1x1" if pointwise else "conv2d",
+        macs=out_h * out_w * out_c * k_h * k_w * in_c,
     )
+
+
+def _convolution_layer(
+    op: Operator,
+    source: Tensor,
+    output: Tensor,
+    filter_values: np.ndarray,
+    bias: np.ndarray | None,
+    multipliers: list[int],
+    shifts: list[int],
+    in_zp: int,
+    out_zp: int,
+    act_range: tuple[int, int],
+    geometry: dict[str, int],
+    kernel: str,
+    macs: int,
+) -> Layer:
+    """A tx_conv_params layer from weights [out_c][taps * in_c] (CONV_2D, FULLY_CONNECTED).
+
+    The input offset is folded into the bias for every tap (a padding tap reads the input
+    zero point, see tx_kernels.h), and the fast requantisation is proven or refused here.
+    """
+    out_c = filter_values.shape[0]
+    sums = filter_values.astype(np.int64).sum(axis=1)
+    folded = _wrap_int32((bias if bias is not None else 0) + (-in_zp) * sums)
+    bound = requant.accumulator_bound(folded, np.abs(filter_values.astype(np.int64)).sum(axis=1))
+    plan = requant.channel_plan(folded, multipliers, shifts, out_zp, bound, with_rounding=True)
     name = f"op{op.index}"
-    filter_values = weights.data.astype(np.int8)
-    bias_values = bias if bias is not None else None
-    if no_padding_taps:
-        sums = filter_values.reshape(out_c, -1).astype(np.int64).sum(axis=1)
-        folded = (bias_values if bias_values is not None else 0) + (-in_zp) * sums
-        bias_values = _wrap_int32(folded)
-    constants = [Constant(f"k_{name}_filter", "int8_t", filter_values.reshape(-1))]
-    if bias_values is not None:
-        constants.append(Constant(f"k_{name}_bias", "int32_t", bias_values))
-    constants += [
-        Constant(f"k_{name}_multiplier", "int32_t", np.asarray(multipliers, np.int64)),
-        Constant(f"k_{name}_shift", "int32_t", np.asarray(shifts, np.int64)),
+    constants = [
+        Constant(f"k_{name}_filter", "int8_t", _padded_filter(filter_values)),
+        Constant(f"k_{name}_quant", "tx_conv_quant", plan.records),
     ]
     params = {
-        "in_h": in_h,
-        "in_w": in_w,
-        "in_c": in_c,
-        "out_h": out_h,
-        "out_w": out_w,
-        "out_c": out_c,
-        "k_h": k_h,
-        "k_w": k_w,
-        "stride_h": stride_h,
-        "stride_w": stride_w,
-        "pad_top": pad_top,
-        "pad_left": pad_left,
-        "input_offset": -in_zp,
+        **geometry,
+        "input_zero_point": in_zp,
         "output_offset": out_zp,
-        "act_min": act_min,
-        "act_max": act_max,
+        "act_min": act_range[0],
+        "act_max": act_range[1],
+        "fast_requant": int(plan.fast),
         "filter": f"k_{name}_filter",
-        "bias": f"k_{name}_bias" if bias_values is not None else None,
-        "bias_has_input_offset": int(no_padding_taps),
-        "multiplier": f"k_{name}_multiplier",
-        "shift": f"k_{name}_shift",
+        "quant": f"k_{name}_quant",
     }
-    macs = out_h * out_w * out_c * k_h * k_w * in_c
+    assert len(plan.records) == out_c
     return Layer(
         op.index,
         op.opcode,
-        "conv2d",
+        kernel,
         "tx_conv_params",
         params,
         constants,
         [source.index],
         output.index,
         macs,
+        exact_reason=plan.reason,
     )
+
+
+def _padded_filter(values: np.ndarray) -> np.ndarray:
+    flat = values.astype(np.int8).reshape(-1)
+    return np.concatenate([flat, np.zeros(FILTER_PADDING, np.int8)])
 
 
 def _depthwise_conv2d(graph: Graph, op: Operator) -> Layer:
@@ -309,20 +370,18 @@ def _depthwise_conv2d(graph: Graph, op: Operator) -> Layer:
     out_scale, out_zp = _qparams(output)
     scales = _filter_scales(op, weights, channels, 3)
     multipliers, shifts = quantization.per_channel_multipliers(in_scale, scales, out_scale)
+    _check_shifts(op, shifts)
     act_min, act_max = quantization.activation_range(activation, out_scale, out_zp)
     bias = _bias(graph, op, channels, "dw")
     name = f"op{op.index}"
     filter_values = weights.data.astype(np.int8)
-    # For windows without padding taps: bias + input_offset * sum of the channel's weights.
-    sums = filter_values.reshape(-1, channels).astype(np.int64).sum(axis=0)
-    interior = _wrap_int32((bias if bias is not None else 0) + (-in_zp) * sums)
-    constants = [Constant(f"k_{name}_filter", "int8_t", filter_values.reshape(-1))]
-    if bias is not None:
-        constants.append(Constant(f"k_{name}_bias", "int32_t", bias))
-    constants += [
-        Constant(f"k_{name}_interior_bias", "int32_t", interior),
-        Constant(f"k_{name}_multiplier", "int32_t", np.asarray(multipliers, np.int64)),
-        Constant(f"k_{name}_shift", "int32_t", np.asarray(shifts, np.int64)),
+    taps = filter_values.reshape(-1, channels).astype(np.int64)
+    folded = _wrap_int32((bias if bias is not None else 0) + (-in_zp) * taps.sum(axis=0))
+    bound = requant.accumulator_bound(folded, np.abs(taps).sum(axis=0))
+    plan = requant.channel_plan(folded, multipliers, shifts, out_zp, bound)
+    constants = [
+        Constant(f"k_{name}_filter", "int8_t", _padded_filter(filter_values)),
+        Constant(f"k_{name}_quant", "tx_channel_quant", plan.records),
     ]
     params = {
         "in_h": in_h,
@@ -336,27 +395,33 @@ def _depthwise_conv2d(graph: Graph, op: Operator) -> Layer:
         "stride_w": stride_w,
         "pad_top": pad_top,
         "pad_left": pad_left,
-        "input_offset": -in_zp,
+        "input_zero_point": in_zp,
         "output_offset": out_zp,
         "act_min": act_min,
         "act_max": act_max,
+        "fast_requant": int(plan.fast),
         "filter": f"k_{name}_filter",
-        "bias": f"k_{name}_bias" if bias is not None else None,
-        "interior_bias": f"k_{name}_interior_bias",
-        "multiplier": f"k_{name}_multiplier",
-        "shift": f"k_{name}_shift",
+        "quant": f"k_{name}_quant",
     }
+    three_by_three = (
+        (k_h, k_w) == (3, 3)
+        and stride_h == stride_w
+        and stride_h in (1, 2)
+        and pad_top in (0, 1)
+        and pad_left in (0, 1)
+    )
     macs = out_h * out_w * channels * k_h * k_w
     return Layer(
         op.index,
         op.opcode,
-        "depthwise_conv2d",
+        "depthwise_conv2d_3x3" if three_by_three else "depthwise_conv2d",
         "tx_depthwise_params",
         params,
         constants,
         [source.index],
         output.index,
         macs,
+        exact_reason=plan.reason,
     )
 
 
@@ -370,16 +435,26 @@ def _add(graph: Graph, op: Operator) -> Layer:
             " is not supported"
         )
     activation = _fused_activation(op)
+    # ADD commutes: the input with the larger scale goes second, where the fast kernel
+    # expects the one whose rescaling is an exact shift.
+    if np.float32(first.scale[0]) > np.float32(second.scale[0]):
+        first, second = second, first
     scale1, zp1 = _qparams(first)
     scale2, zp2 = _qparams(second)
     out_scale, out_zp = _qparams(output)
     left_shift = 20
     twice_max = 2.0 * float(max(np.float32(scale1), np.float32(scale2)))
-    mult1, shift1 = quantization.quantize_multiplier_smaller_than_one(scale1 / twice_max)
-    mult2, shift2 = quantization.quantize_multiplier_smaller_than_one(scale2 / twice_max)
-    out_mult, out_shift = quantization.quantize_multiplier_smaller_than_one(
-        twice_max / ((1 << left_shift) * out_scale)
-    )
+    try:
+        mult1, shift1 = quantization.quantize_multiplier_smaller_than_one(scale1 / twice_max)
+        mult2, shift2 = quantization.quantize_multiplier_smaller_than_one(scale2 / twice_max)
+        out_mult, out_shift = quantization.quantize_multiplier_smaller_than_one(
+            twice_max / ((1 << left_shift) * out_scale)
+        )
+    except ValueError as error:
+        raise UnsupportedModelError(
+            f"{op.describe()}: ADD of scales {scale1!r} and {scale2!r} into {out_scale!r}"
+            f" needs a rescaling outside (0, 1), which TFLM's int8 ADD refuses too: {error}"
+        ) from error
     act_min, act_max = quantization.activation_range(activation, out_scale, out_zp)
     params = {
         "count": output.size,
@@ -396,6 +471,22 @@ def _add(graph: Graph, op: Operator) -> Layer:
         "act_min": act_min,
         "act_max": act_max,
     }
+    fast = requant.add_fast_fields(params)
+    params.update(
+        {
+            key: fast.get(key, 0)
+            for key in (
+                "fast",
+                "fast_input1_offset",
+                "fast_input1_rounding",
+                "fast_input2_offset",
+                "fast_output_rounding",
+            )
+        }
+    )
+    # The buffer of the input TFLM lists first may be reused in place, wherever the swap
+    # put it (each element is read before it is written).
+    in_place = op.inputs[0]
     return Layer(
         op.index,
         op.opcode,
@@ -406,7 +497,8 @@ def _add(graph: Graph, op: Operator) -> Layer:
         [first.index, second.index],
         output.index,
         0,
-        in_place_input=first.index,
+        in_place_input=in_place,
+        exact_reason="" if params["fast"] else "not proven for the fast form",
     )
 
 
@@ -427,6 +519,8 @@ def _mean(graph: Graph, op: Operator) -> Layer:
     in_scale, in_zp = _qparams(source)
     out_scale, out_zp = _qparams(output)
     multiplier, shift = quantization.mean_multiplier(in_scale, out_scale, in_h * in_w)
+    _check_shifts(op, [shift])
+    rounding = requant.mean_fast_rounding(in_h * in_w, in_zp, multiplier, shift, out_zp)
     params = {
         "in_h": in_h,
         "in_w": in_w,
@@ -435,9 +529,20 @@ def _mean(graph: Graph, op: Operator) -> Layer:
         "multiplier": multiplier,
         "shift": shift,
         "output_zero_point": out_zp,
+        "fast": int(rounding is not None),
+        "fast_rounding": rounding or 0,
     }
     return Layer(
-        op.index, op.opcode, "mean", "tx_mean_params", params, [], [source.index], output.index, 0
+        op.index,
+        op.opcode,
+        "mean",
+        "tx_mean_params",
+        params,
+        [],
+        [source.index],
+        output.index,
+        0,
+        exact_reason="" if rounding is not None else "not proven for the fast form",
     )
 
 
@@ -461,44 +566,39 @@ def _fully_connected(graph: Graph, op: Operator) -> Layer:
     in_scale, in_zp = _qparams(source)
     out_scale, out_zp = _qparams(output)
     scales = _filter_scales(op, weights, out_features, 0)
-    per_channel = int(weights.scale.size > 1)
-    multipliers, shifts = quantization.per_channel_multipliers(
-        in_scale, scales if per_channel else weights.scale, out_scale
-    )
+    multipliers, shifts = quantization.per_channel_multipliers(in_scale, scales, out_scale)
+    _check_shifts(op, shifts)
     act_min, act_max = quantization.activation_range(activation, out_scale, out_zp)
     bias = _bias(graph, op, out_features, "fc")
-    name = f"op{op.index}"
-    constants = [Constant(f"k_{name}_filter", "int8_t", weights.data.astype(np.int8).reshape(-1))]
-    if bias is not None:
-        constants.append(Constant(f"k_{name}_bias", "int32_t", bias))
-    constants += [
-        Constant(f"k_{name}_multiplier", "int32_t", np.asarray(multipliers, np.int64)),
-        Constant(f"k_{name}_shift", "int32_t", np.asarray(shifts, np.int64)),
-    ]
-    params = {
-        "in_features": in_features,
-        "out_features": out_features,
-        "input_offset": -in_zp,
-        "filter_offset": 0,
-        "output_offset": out_zp,
-        "act_min": act_min,
-        "act_max": act_max,
-        "filter": f"k_{name}_filter",
-        "bias": f"k_{name}_bias" if bias is not None else None,
-        "per_channel": per_channel,
-        "multiplier": f"k_{name}_multiplier",
-        "shift": f"k_{name}_shift",
-    }
-    return Layer(
-        op.index,
-        op.opcode,
-        "fully_connected",
-        "tx_fully_connected_params",
-        params,
-        constants,
-        [source.index],
-        output.index,
-        in_features * out_features,
+    # One row of features is a 1x1 convolution of a 1x1 image (weights are symmetric, so
+    # TFLM's filter offset is zero): the same kernels and requantisation.
+    return _convolution_layer(
+        op,
+        source,
+        output,
+        weights.data.astype(np.int8).reshape(out_features, in_features),
+        bias,
+        multipliers,
+        shifts,
+        in_zp,
+        out_zp,
+        (act_min, act_max),
+        geometry={
+            "in_h": 1,
+            "in_w": 1,
+            "in_c": in_features,
+            "out_h": 1,
+            "out_w": 1,
+            "out_c": out_features,
+            "k_h": 1,
+            "k_w": 1,
+            "stride_h": 1,
+            "stride_w": 1,
+            "pad_top": 0,
+            "pad_left": 0,
+        },
+        kernel="conv2d_1x1",
+        macs=in_features * out_features,
     )
 
 
@@ -593,6 +693,7 @@ def _quantize(graph: Graph, op: Operator) -> Layer:
     in_scale, in_zp = _qparams(source)
     out_scale, out_zp = _qparams(output)
     multiplier, shift = quantization.quantize_multiplier(in_scale / out_scale)
+    _check_shifts(op, [shift])
     params = {
         "count": output.size,
         "input_zero_point": in_zp,

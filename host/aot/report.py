@@ -26,6 +26,8 @@ def build_report(compiled: CompiledModel) -> dict[str, Any]:
                 "position": position,
                 "op_index": layer.op_index,
                 "op": layer.opcode,
+                "kernel": layer.kernel,
+                "requant": _requant_form(layer),
                 "inputs": [list(graph.tensors[t].shape) for t in layer.inputs],
                 "output": list(out.shape),
                 "macs": layer.macs,
@@ -52,6 +54,14 @@ def build_report(compiled: CompiledModel) -> dict[str, Any]:
     }
 
 
+def _requant_form(layer) -> str:
+    """ "fast" where the compiler proved the single-multiply requantisation, else "exact"."""
+    proven = layer.params.get("fast_requant", layer.params.get("fast"))
+    if proven is None:
+        return ""
+    return "fast" if proven else "exact"
+
+
 def measure_arm_flash(out_dir: Path) -> dict[str, int] | None:
     """Compile the generated model + kernels for Cortex-M4 and sum section sizes.
 
@@ -60,11 +70,15 @@ def measure_arm_flash(out_dir: Path) -> dict[str, int] | None:
     gcc, size = shutil.which("arm-none-eabi-gcc"), shutil.which("arm-none-eabi-size")
     if gcc is None or size is None:
         return None
-    sources = [*sorted(KERNELS_DIR.glob("*.c")), Path(out_dir) / "model_aot.c"]
+    sources = [
+        *sorted(KERNELS_DIR.glob("*.c")),
+        *sorted(KERNELS_DIR.glob("*.S")),
+        Path(out_dir) / "model_aot.c",
+    ]
     code = const = 0
     with tempfile.TemporaryDirectory() as tmp:
         for source in sources:
-            obj = Path(tmp) / (source.stem + ".o")
+            obj = Path(tmp) / (source.name + ".o")
             subprocess.run(
                 [
                     gcc,
@@ -113,15 +127,15 @@ def to_markdown(report: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "| # | op | output | MACs | const B | offset | live B |",
-        "|---|----|--------|-----:|--------:|-------:|-------:|",
+        "| # | op | output | MACs | kernel | requant | const B | offset | live B |",
+        "|---|----|--------|-----:|--------|---------|--------:|-------:|-------:|",
     ]
     for layer in report["layers"]:
         mark = " (in place)" if layer["in_place"] else ""
         lines.append(
             f"| {layer['position']} | {layer['op']}{mark} | {layer['output']} |"
-            f" {layer['macs']:,} | {layer['const_bytes']:,} | {layer['output_offset']} |"
-            f" {layer['live_bytes']:,} |"
+            f" {layer['macs']:,} | {layer['kernel']} | {layer['requant']} |"
+            f" {layer['const_bytes']:,} | {layer['output_offset']} | {layer['live_bytes']:,} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -47,8 +47,9 @@ static TX_ALWAYS_INLINE int32_t tx_shift_left(int32_t x, int shift) {
 
 /* x * multiplier * 2^shift with the reference's double rounding: a rounding
  * doubling high multiply, then a rounding right shift for negative shifts. */
-static TX_ALWAYS_INLINE int32_t tx_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier,
-                                                          int shift) {
+static TX_ALWAYS_INLINE int32_t tx_multiply_by_quantized_multiplier(int32_t x,
+                                                                    int32_t multiplier,
+                                                                    int shift) {
   const int left_shift = shift > 0 ? shift : 0;
   const int right_shift = shift > 0 ? 0 : -shift;
   return tx_rounding_divide_by_pot(
@@ -74,6 +75,17 @@ static TX_ALWAYS_INLINE int32_t tx_saturating_shift_left(int32_t x, int exponent
 
 static TX_ALWAYS_INLINE int32_t tx_clamp(int32_t x, int32_t lo, int32_t hi) {
   return x < lo ? lo : (x > hi ? hi : x);
+}
+
+/* One output of a convolution as TFLM computes it: the accumulator rescaled
+ * with the channel's multiplier and shift (stored negated, see
+ * tx_channel_quant in tx_kernels.h), plus the output zero point, clamped to
+ * the activation range. */
+static TX_ALWAYS_INLINE int8_t tx_requantize_exact(int32_t acc, int32_t multiplier,
+                                                   int32_t right_shift, int32_t output_offset,
+                                                   int32_t act_min, int32_t act_max) {
+  acc = tx_multiply_by_quantized_multiplier(acc, multiplier, (int)-right_shift);
+  return (int8_t)tx_clamp(acc + output_offset, act_min, act_max);
 }
 
 #ifdef __cplusplus
