@@ -17,6 +17,7 @@ class _Model:
     name: str = "test"
     sha256: str = "ab" * 32
     card_path: Path = Path("model_card.json")
+    uncertain_threshold: float = 0.6
 
 
 LABELS = _Model.labels
@@ -29,6 +30,7 @@ def _record(frame: str, device: list[int], host: list[int]) -> dict[str, Any]:
         "device_label": LABELS[device.index(max(device))],
         "host_label": LABELS[host.index(max(host))],
         "uncertain": False,
+        "top_prob": (max(device) + 128) / 256,
         "device_scores": device,
         "host_scores": host,
         "scores_identical": device == host,
