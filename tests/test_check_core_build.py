@@ -62,6 +62,8 @@ def test_clean_code_passes(tmp_path: Path) -> None:
         ("bare.cc", '#include "crc32.h"\n', "tinyxray/crc32.h"),
         ("cxx17.cc", "inline constexpr int kValue = 1;\n", "inline variables"),
         ("warning.c", "int f(void) { int unused; return 0; }\n", "unused"),
+        # An assembly file is assembled for the board's Cortex-M4 too (no Armv8 LDAEX).
+        ("v8.S", ".syntax unified\n.thumb\nldaex r0, [r1]\n", "does not support"),
     ],
 )
 def test_what_the_boards_would_reject_fails(
@@ -70,3 +72,17 @@ def test_what_the_boards_would_reject_fails(
     result = _compile(tmp_path, name, text)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_the_kernels_assembly_is_part_of_the_guard() -> None:
+    names = {path.name for path in GUARD.sources(GUARD.ENVS[0])}
+    assert "tx_dsp_loops.S" in names
+
+
+def test_clean_assembly_passes(tmp_path: Path) -> None:
+    text = (
+        '.syntax unified\n.thumb\n#include "tx_dsp_config.h"\n'
+        ".text\n.global f\n.thumb_func\nf:\n  smlad r0, r1, r2, r0\n  bx lr\n"
+    )
+    result = _compile(tmp_path, "clean.S", text)
+    assert result.returncode == 0, result.stderr

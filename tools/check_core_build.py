@@ -13,7 +13,9 @@ GCC and that core's flags instead, so what would break a user's build breaks CI:
 - decoy headers with the bare names of ours first on the include path (the mbed core puts
   cordio's `crc32.h` before our libraries), so a bare include of a core header fails;
 - the board files against small fakes of `Arduino.h` and TFLM (firmware/test/fakes), and the
-  env's own build_flags read from platformio.ini.
+  env's own build_flags read from platformio.ini;
+- the kernels' Thumb-2 assembly (.S, through the C preprocessor as PlatformIO assembles it)
+  with the same -m flags and defines, and assembler warnings as errors.
 
     python tools/check_core_build.py            # both envs; exit 1 on any error
     python tools/check_core_build.py --size     # also print the size of our objects
@@ -135,7 +137,9 @@ def sources(env: Env) -> list[Path]:
     files: list[Path] = []
     for folder in env.folders:
         base = FIRMWARE / folder
-        files += sorted(path for path in base.rglob("*") if path.suffix in (".c", ".cc", ".cpp"))
+        files += sorted(
+            path for path in base.rglob("*") if path.suffix in (".c", ".cc", ".cpp", ".S")
+        )
     return files
 
 
@@ -151,6 +155,22 @@ def compile_command(env: Env, source: Path, output: Path, decoys: Path) -> list[
         FIRMWARE / "lib" / "kernels",
         source.parent,
     ]
+    if source.suffix == ".S":
+        return [
+            CC,
+            "-x",
+            "assembler-with-cpp",
+            *CORE_FLAGS,
+            *CORE_DEFINES,
+            *env_build_flags(env.name),
+            "-Werror",
+            "-Wa,--fatal-warnings",
+            *[f"-I{folder}" for folder in include_dirs],
+            "-c",
+            str(source),
+            "-o",
+            str(output),
+        ]
     return [
         CC if is_c else CXX,
         *CORE_FLAGS,
