@@ -270,6 +270,12 @@ class SplitResult:
 EXCLUDED = "excluded"
 
 
+def majority_label(records: Sequence[data.ImageRecord], members: Sequence[int]) -> str:
+    """A group's most common label (ties: the first in name order), for stratifying."""
+    labels = Counter(records[m].label for m in members)
+    return sorted(labels.items(), key=lambda item: (-item[1], item[0]))[0][0]
+
+
 def leak_free_split(
     records: Sequence[data.ImageRecord],
     components: Sequence[Sequence[int]],
@@ -316,9 +322,7 @@ def leak_free_split(
                     reasons[member] = f"same patient as {fixed} image(s) {names}"
             continue
         pool = "train_only" if "train" in original else "unsplit"
-        labels = Counter(records[m].label for m in members)
-        majority = sorted(labels.items(), key=lambda item: (-item[1], item[0]))[0][0]
-        pools[(pool, records[members[0]].source, majority)].append(members)
+        pools[(pool, records[members[0]].source, majority_label(records, members))].append(members)
 
     for (pool, source, label), groups in sorted(pools.items()):
         # One generator per (pool, source, class): adding a dataset leaves the split of
@@ -382,9 +386,7 @@ def group_folds(
         inside = sorted(m for m in members if m in in_pool)
         if not inside:
             continue
-        labels = Counter(records[m].label for m in inside)
-        majority = sorted(labels.items(), key=lambda item: (-item[1], item[0]))[0][0]
-        strata[(records[inside[0]].source, majority)].append(inside)
+        strata[(records[inside[0]].source, majority_label(records, inside))].append(inside)
     if sum(len(groups) for groups in strata.values()) < folds:
         raise ValueError(f"{len(in_pool)} images in too few groups for {folds} folds")
     fold = [-1] * len(records)
