@@ -602,7 +602,9 @@ def self_training_set(
     from tinyxray import semi_supervised as ssl
 
     config = preprocess_config(preset)
-    unlabelled = ssl.load_unlabelled(args.unlabelled, config, frame_cache.FrameCache(config.size))
+    unlabelled = ssl.load_unlabelled(
+        args.unlabelled, config, frame_cache.FrameCache(size=config.size)
+    )
     roles = np.full(len(prepared.records), "excluded", dtype=object)
     for name, members in prepared.index.items():
         roles[members] = name
