@@ -651,8 +651,6 @@ def crossval(args: argparse.Namespace) -> dict[str, Any]:
             "distillation cannot be cross-validated with whole-split teachers (they saw every "
             "fold): give per-fold teachers with --teacher-cv RUN ... and --set distill=W"
         )
-    if args.unlabelled_hidden and args.label_fraction is None:
-        raise SystemExit("--unlabelled-hidden needs --label-fraction F (the labels to keep)")
     if args.base and self_training(args):
         # The base run's fold models are the teachers: they must have seen the same labels.
         base_config = json.loads((Path(args.base) / "config.json").read_text())
@@ -846,6 +844,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m tinyxray.crossval
             train_cli.resolve_preset(args)
         except ValueError as error:
             raise user_errors.UserError(str(error)) from None
+        if args.unlabelled_hidden and args.label_fraction is None:
+            raise user_errors.UserError(
+                "--unlabelled-hidden needs --label-fraction F (the share of labels to keep)"
+            )
         out = Path(args.out)
         train_cli.prepare_out(out, args.resume, args.force, kind="cross-validation")
         tf_logging.import_tensorflow(args.verbose)

@@ -589,22 +589,19 @@ def self_training_set(
     prepared: PreparedData,
     labelled,
     validation: tuple[np.ndarray, np.ndarray],
+    unlabelled,
     teacher=None,
 ):
-    """The student's training set: labelled images plus pseudo-labelled --unlabelled images.
+    """The student's training set: labelled images plus pseudo-labelled `unlabelled` images
+    (a semi_supervised.UnlabelledSet, from the --unlabelled folders).
 
     The teacher is fitted on the labelled training images with the preset (files
     teacher_*), its temperature fitted on validation; unlabelled copies of any labelled
     image are dropped first (copies of validation or test images would leak). Returns
     (semi_supervised.TrainingSet, the record for train_summary.json).
     """
-    from tinyxray import frame_cache
     from tinyxray import semi_supervised as ssl
 
-    config = preprocess_config(preset)
-    unlabelled = ssl.load_unlabelled(
-        args.unlabelled, config, frame_cache.FrameCache(size=config.size)
-    )
     roles = np.full(len(prepared.records), "excluded", dtype=object)
     for name, members in prepared.index.items():
         roles[members] = name
@@ -666,6 +663,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     }
     (out / RUN_CONFIG).write_text(json.dumps(run_config, indent=2, default=str) + "\n")
 
+    unlabelled = None
+    if args.unlabelled:
+        from tinyxray import semi_supervised
+
+        # Before the labelled data, so a folder without images fails at once.
+        unlabelled = semi_supervised.load_unlabelled(args.unlabelled, config)
     prepared = prepare_data(args, preset, config, out)
     records, frames, labels, index = (
         prepared.records,
@@ -687,7 +690,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     # images plus the teacher's kept pseudo-labels (soft targets, scaled loss weights).
     targets_train = scale_train = None
     unlabelled_record = None
-    if args.unlabelled:
+    if unlabelled is not None:
         from tinyxray import semi_supervised
 
         student, unlabelled_record = self_training_set(
@@ -698,6 +701,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             prepared,
             semi_supervised.TrainingSet.labelled(x_train, y_train, s_train),
             (x_val, y_val),
+            unlabelled,
             teacher,
         )
         x_train, y_train, s_train = student.frames, student.labels, student.sources
