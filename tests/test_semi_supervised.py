@@ -268,3 +268,19 @@ def test_crossval_label_hiding_arms_score_the_same_images(
         assert unlabelled["pseudo_label_precision"]["n"] == unlabelled["kept"]
     assert "pseudo_label_precision" in ssl
     assert "Label hiding: semi-supervised" in (semi / "crossval.md").read_text()
+
+    # --base: the supervised-only arm's fold models are the teachers, the same models the
+    # semi-supervised arm trained itself (same labelled images, same seed).
+    reused = tmp_path / "half_ssl_base"
+    base = ["--base", str(supervised), "--out", str(reused)]
+    assert crossval.main([*common, *hidden_arm, *base]) == 0
+    for number in range(2):
+        own = np.load(semi / f"fold_{number}" / "checkpoints" / semi_supervised.PSEUDO_FILE)
+        taken = np.load(reused / f"fold_{number}" / "checkpoints" / semi_supervised.PSEUDO_FILE)
+        assert np.array_equal(own["files"], taken["files"])
+        assert np.allclose(own["probs"], taken["probs"], atol=1e-4)
+        assert not (reused / f"fold_{number}" / "teacher_history.csv").exists()
+    with pytest.raises(SystemExit) as exit_info:
+        mismatched = ["--label-fraction", "0.25", "--unlabelled-hidden", "--base", str(supervised)]
+        crossval.main([*common, *mismatched, "--out", str(tmp_path / "x")])
+    assert exit_info.value.code == 2
