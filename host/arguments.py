@@ -73,6 +73,14 @@ def fraction_below_one(text: str) -> float:
     return value
 
 
+def fraction_up_to_one(text: str) -> float:
+    """A number in (0, 1]."""
+    value = float(_number(text, float))
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a fraction in (0, 1]")
+    return value
+
+
 def existing_dir(text: str) -> str:
     """A folder that exists (returned as given, so reports keep the user's spelling)."""
     path = Path(text)

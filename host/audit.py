@@ -58,11 +58,78 @@ def perceptual_hash(frame: np.ndarray) -> np.ndarray:
     return low > np.median(low)
 
 
-def hamming_matrix(hashes: np.ndarray) -> np.ndarray:
-    """All pairwise Hamming distances of an (N, bits) bool array, as int32 (N, N)."""
+def hamming_matrix(hashes: np.ndarray, others: np.ndarray | None = None) -> np.ndarray:
+    """Hamming distances between (N, bits) and (M, bits) bool arrays (default: all pairs of
+    `hashes`), as int32 (N, M)."""
     bits = hashes.astype(np.float32)
-    inverse = 1.0 - bits
-    return np.rint(bits @ inverse.T + inverse @ bits.T).astype(np.int32)
+    other_bits = bits if others is None else others.astype(np.float32)
+    return np.rint(bits @ (1.0 - other_bits).T + (1.0 - bits) @ other_bits.T).astype(np.int32)
+
+
+@dataclasses.dataclass(frozen=True)
+class Fingerprints:
+    """What the audit compares images by: file and pixel SHA-256 and the perceptual hash."""
+
+    file_sha256: list[str]
+    pixel_sha256: list[str]
+    hashes: np.ndarray  # (N, HASH_BITS) bool
+
+    @classmethod
+    def of_entries(cls, entries: Sequence[frame_cache.CachedImage]) -> Fingerprints:
+        hashes = np.array([perceptual_hash(entry.resized) for entry in entries], dtype=bool)
+        return cls(
+            [entry.file_sha256 for entry in entries],
+            [entry.pixel_sha256 for entry in entries],
+            hashes.reshape(len(entries), HASH_BITS),
+        )
+
+    def subset(self, indices: Sequence[int]) -> Fingerprints:
+        chosen = [int(i) for i in indices]
+        return Fingerprints(
+            [self.file_sha256[i] for i in chosen],
+            [self.pixel_sha256[i] for i in chosen],
+            self.hashes[chosen].reshape(len(chosen), HASH_BITS),
+        )
+
+
+def copies_of(
+    candidates: Fingerprints,
+    reference: Fingerprints | None = None,
+    threshold: int = NEAR_THRESHOLD,
+) -> list[Link | None]:
+    """For each candidate, the reference image it copies (file, pixels or near), or None.
+
+    The same three tests as `audit_records`. Without `reference`, each candidate is checked
+    against the candidates before it (the first of a group of copies keeps None). Links
+    read (candidate, reference index, kind, distance); the closest copy is named.
+    """
+    within = reference is None
+    other = candidates if reference is None else reference
+    if len(candidates.file_sha256) == 0 or len(other.file_sha256) == 0:
+        return [None] * len(candidates.file_sha256)
+    distances = hamming_matrix(candidates.hashes, other.hashes)
+    files = np.array(candidates.file_sha256, dtype=object)[:, None] == np.array(
+        other.file_sha256, dtype=object
+    )
+    pixels = np.array(candidates.pixel_sha256, dtype=object)[:, None] == np.array(
+        other.pixel_sha256, dtype=object
+    )
+    found: list[Link | None] = []
+    for row in range(len(candidates.file_sha256)):
+        columns = slice(0, row) if within else slice(None)
+        for kind, hits in (("file", files[row, columns]), ("pixels", pixels[row, columns])):
+            if hits.any():
+                found.append(Link(row, int(np.flatnonzero(hits)[0]), kind, 0))
+                break
+        else:
+            near = distances[row, columns]
+            closest = int(np.argmin(near)) if near.size else -1
+            found.append(
+                Link(row, closest, "near", int(near[closest]))
+                if closest >= 0 and near[closest] <= threshold
+                else None
+            )
+    return found
 
 
 class UnionFind:
@@ -114,6 +181,9 @@ class Audit:
     threshold: int
     distance_histogram: dict[int, int]  # pair distance -> count, for distances <= 64
 
+    def fingerprints(self) -> Fingerprints:
+        return Fingerprints(self.file_sha256, self.pixel_sha256, self.hashes)
+
     def component_index(self) -> list[int]:
         index = [0] * len(self.records)
         for number, members in enumerate(self.components):
@@ -134,10 +204,8 @@ def audit_records(
         records, preprocess.PreprocessConfig(size=cache.size), cache, progress
     )
     kept = loaded.records
-    files = [entry.file_sha256 for entry in loaded.entries]
-    pixels = [entry.pixel_sha256 for entry in loaded.entries]
-    hashes = np.array([perceptual_hash(entry.resized) for entry in loaded.entries], dtype=bool)
-    hashes = hashes.reshape(len(kept), HASH_BITS)
+    fingerprints = Fingerprints.of_entries(loaded.entries)
+    files, pixels, hashes = fingerprints.file_sha256, fingerprints.pixel_sha256, fingerprints.hashes
     distances = hamming_matrix(hashes)
 
     links: list[Link] = []
@@ -202,6 +270,12 @@ class SplitResult:
 EXCLUDED = "excluded"
 
 
+def majority_label(records: Sequence[data.ImageRecord], members: Sequence[int]) -> str:
+    """A group's most common label (ties: the first in name order), for stratifying."""
+    labels = Counter(records[m].label for m in members)
+    return sorted(labels.items(), key=lambda item: (-item[1], item[0]))[0][0]
+
+
 def leak_free_split(
     records: Sequence[data.ImageRecord],
     components: Sequence[Sequence[int]],
@@ -248,9 +322,7 @@ def leak_free_split(
                     reasons[member] = f"same patient as {fixed} image(s) {names}"
             continue
         pool = "train_only" if "train" in original else "unsplit"
-        labels = Counter(records[m].label for m in members)
-        majority = sorted(labels.items(), key=lambda item: (-item[1], item[0]))[0][0]
-        pools[(pool, records[members[0]].source, majority)].append(members)
+        pools[(pool, records[members[0]].source, majority_label(records, members))].append(members)
 
     for (pool, source, label), groups in sorted(pools.items()):
         # One generator per (pool, source, class): adding a dataset leaves the split of
@@ -314,9 +386,7 @@ def group_folds(
         inside = sorted(m for m in members if m in in_pool)
         if not inside:
             continue
-        labels = Counter(records[m].label for m in inside)
-        majority = sorted(labels.items(), key=lambda item: (-item[1], item[0]))[0][0]
-        strata[(records[inside[0]].source, majority)].append(inside)
+        strata[(records[inside[0]].source, majority_label(records, inside))].append(inside)
     if sum(len(groups) for groups in strata.values()) < folds:
         raise ValueError(f"{len(in_pool)} images in too few groups for {folds} folds")
     fold = [-1] * len(records)

@@ -28,6 +28,13 @@ converted to int8 (calibrated on its own training folds) and run on the TFLM ora
 temperature is fitted on the scored fold itself: the NLL after it is slightly optimistic
 and is for ranking recipes only; accuracy does not depend on it.
 
+Label hiding (issue 15): --label-fraction F keeps the labels of a fraction F of each fold's
+training patients and duplicate groups (`folds.hide_labels`, stratified by source and class)
+and trains on those alone; with --unlabelled-hidden the hidden images are handed to the
+self-training method (`tinyxray.semi_supervised`) as unlabelled, and --unlabelled DIR adds
+folders of unlabelled images. The scored images are those of a plain run with the same data,
+seed and folds, so --compare pairs the arms (docs/training.md).
+
 Each fold is saved as it finishes (fold_K/predictions.npz); --resume skips finished folds
 and resumes an interrupted one from its checkpoint.
 """
@@ -52,6 +59,7 @@ from tinyxray.metrics import accuracy_text
 from tinyxray.paths import display_path
 
 PREDICTIONS_FILE = "predictions.csv"
+LABEL_HIDING_FILE = "label_hiding.json"
 # The coverage the selective-prediction goal is stated at (answered frames >= 90 % right).
 GOAL_COVERAGE = 0.8
 
@@ -99,55 +107,175 @@ def fold_teacher(runs: list[Path], number: int, scored: np.ndarray):
     return teacher
 
 
-def run_fold(args, preset, prepared, fold: folds.Fold, out: Path) -> dict:
-    """Train on `fold.trained`, score `fold.scored` in float and int8; saved to disk."""
-    from tinyxray import convert, tflm_oracle, train
+def hidden_set(prepared, hidden: np.ndarray):
+    """A fold's hidden training images as unlabelled images (true labels kept aside)."""
+    from tinyxray import semi_supervised
+
+    return semi_supervised.UnlabelledSet(
+        [
+            semi_supervised.UnlabelledImage(record.path, record.source, record.label)
+            for record in (prepared.records[int(i)] for i in hidden)
+        ],
+        prepared.frames[hidden],
+        prepared.fingerprints.subset(hidden),
+    )
+
+
+def fold_self_training_set(
+    args, preset, prepared, fold: folds.Fold, labelled_indices, hidden, external, fold_dir, teacher
+):
+    """The student's training set of a fold: its labelled images plus pseudo-labels for the
+    hidden images (--unlabelled-hidden) and the --unlabelled folders.
+
+    The teacher is the fold's supervised model on the labelled images (or --base's fold
+    model); its probabilities are taken at temperature 1, since the fold has no validation
+    images and the scored fold's labels must not choose anything. Unlabelled copies of a
+    labelled image are dropped; copies of a scored image are reported as leakage.
+    """
+    from tinyxray import semi_supervised, train
+
+    frames, labels = prepared.frames, prepared.labels
+    labelled = semi_supervised.TrainingSet.labelled(
+        frames[labelled_indices], labels[labelled_indices], prepared.sources[labelled_indices]
+    )
+    pool = semi_supervised.empty_set(frames.shape[1])
+    if args.unlabelled_hidden:
+        pool = hidden_set(prepared, hidden)
+    if external is not None:
+        pool = pool + external
+    roles = np.full(len(prepared.records), "outside this fold", dtype=object)
+    roles[labelled_indices] = "labelled training"
+    roles[hidden] = "hidden training"
+    roles[fold.scored] = "scored fold"
+    # The hidden images are the candidates themselves; the rest is the reference.
+    reference = np.setdiff1d(
+        np.arange(len(prepared.records)), hidden if args.unlabelled_hidden else []
+    )
+    unlabelled, dropped = semi_supervised.drop_copies(
+        pool,
+        prepared.fingerprints.subset(reference),
+        [str(prepared.records[int(i)].path) for i in reference],
+        list(roles[reference]),
+        leaking=lambda role: role == "scored fold",
+    )
+
+    def teacher_probabilities() -> np.ndarray:
+        if not unlabelled.images:
+            return np.zeros((0, len(model.LABELS)))
+        if args.base:
+            teacher_model = trained_fold_model(Path(args.base), fold.number, fold.scored)
+        else:
+            teacher_model, _ = train.fit_model(
+                preset,
+                frames.shape[1:],
+                (labelled.frames, labelled.labels),
+                (frames[fold.scored], labels[fold.scored]),
+                fold_dir,
+                "teacher_",
+                args,
+                teacher,
+                labelled.sources,
+            )
+        return semi_supervised.teacher_probabilities(
+            teacher_model, unlabelled.frames, 1.0, preset.flip
+        )
+
+    probs = semi_supervised.cached_probabilities(
+        fold_dir / "checkpoints" / semi_supervised.PSEUDO_FILE,
+        unlabelled,
+        args.resume,
+        teacher_probabilities,
+    )
+    selection = semi_supervised.select_pseudo_labels(probs, preset.ssl_threshold, labelled.labels)
+    semi_supervised.write_csv(fold_dir / "pseudo_labels.csv", unlabelled, probs, selection)
+    entry = semi_supervised.record(unlabelled, probs, selection, dropped, preset.ssl_weight)
+    student = semi_supervised.student_set(labelled, unlabelled, probs, selection, preset.ssl_weight)
+    return student, entry
+
+
+def self_training(args) -> bool:
+    return bool(args.unlabelled_hidden or args.unlabelled)
+
+
+def run_fold(args, preset, prepared, fold: folds.Fold, out: Path, external=None) -> dict:
+    """Train on `fold.trained` (its labelled part, plus pseudo-labels when self-training),
+    score `fold.scored` in float and int8; saved to disk."""
+    from tinyxray import convert, semi_supervised, tflm_oracle, train
 
     fold_dir = out / f"fold_{fold.number}"
     saved = fold_dir / "predictions.npz"
+    hiding_file = fold_dir / LABEL_HIDING_FILE
     if args.resume and saved.exists():
-        return dict(np.load(saved))
+        result = dict(np.load(saved))
+        if hiding_file.is_file():
+            result["label_hiding"] = json.loads(hiding_file.read_text())
+        return result
     fold_dir.mkdir(parents=True, exist_ok=True)
     frames, labels = prepared.frames, prepared.labels
     scored, trained = fold.scored, fold.trained
-    trained_sources = prepared.sources[trained]
+    hidden = np.zeros(0, np.int64)
+    if args.label_fraction is not None:
+        trained, hidden = folds.hide_labels(
+            prepared.records, prepared.components, fold, args.label_fraction, args.seed
+        )
     teacher = None
     if args.teacher_cv:
         teacher = fold_teacher([Path(run) for run in args.teacher_cv], fold.number, scored)
-    if args.base:
+    training = semi_supervised.TrainingSet.labelled(
+        frames[trained], labels[trained], prepared.sources[trained]
+    )
+    targets = scale = None
+    hiding: dict[str, Any] = {
+        "fold": fold.number,
+        "label_fraction": args.label_fraction,
+        "labelled": len(trained),
+        "hidden": len(hidden),
+        "labelled_per_class": class_counts(labels[trained]),
+        "hidden_per_class": class_counts(labels[hidden]),
+    }
+    if self_training(args):
+        training, hiding["unlabelled"] = fold_self_training_set(
+            args, preset, prepared, fold, trained, hidden, external, fold_dir, teacher
+        )
+        targets, scale = training.targets, training.scale
+    if args.base and not self_training(args):
         keras_model, fit_seconds = trained_fold_model(Path(args.base), fold.number, scored), 0.0
     else:
         keras_model, fit_seconds = train.fit_model(
             preset,
             frames.shape[1:],
-            (frames[trained], labels[trained]),
+            (training.frames, training.labels),
             (frames[scored], labels[scored]),
             fold_dir,
             "",
             args,
             teacher,
-            trained_sources,
+            training.sources,
+            targets,
+            scale,
         )
     if preset.qat_epochs:
         keras_model = train.quantisation_aware_finetune(
             keras_model,
             preset,
-            (frames[trained], labels[trained]),
+            (training.frames, training.labels),
             fold_dir,
             "",
             args,
             teacher,
-            trained_sources,
+            training.sources,
+            targets,
+            scale,
         )
     logits, _ = train.logits_and_probs(keras_model, frames[scored])
     temperature = convert.fit_temperature(logits, labels[scored])
     flatbuffer = convert.convert_int8(
-        keras_model, frames[trained], strict_input=preset.architecture == "mobilenetv2"
+        keras_model, training.frames, strict_input=preset.architecture == "mobilenetv2"
     )
     flatbuffer = convert.set_softmax_beta(flatbuffer, 1.0 / temperature)
     oracle = tflm_oracle.Int8Model(flatbuffer)
     int8_probs = np.array([oracle.probabilities(oracle.invoke_u8(frames[i])) for i in scored])
-    result = {
+    result: dict[str, Any] = {
         "indices": scored,
         "float_probs": train.softmax(logits, temperature),
         "int8_probs": int8_probs,
@@ -158,8 +286,81 @@ def run_fold(args, preset, prepared, fold: folds.Fold, out: Path) -> dict:
     def write(handle) -> None:
         np.savez(handle, **result)
 
+    record = json.dumps(hiding, indent=2).encode()
+    frame_cache.atomic_write(hiding_file, lambda handle: handle.write(record))
     frame_cache.atomic_write(saved, write)
+    result["label_hiding"] = hiding
     return result
+
+
+def class_counts(labels: np.ndarray) -> dict[str, int]:
+    counts = np.bincount(np.asarray(labels, np.int64), minlength=len(model.LABELS))
+    return dict(zip(model.LABELS, counts.tolist(), strict=True))
+
+
+def label_hiding_summary(args, results: list[dict]) -> dict[str, Any] | None:
+    """The arm, per-fold labelled / hidden counts and pseudo-labels, pooled precision."""
+    if args.label_fraction is None and not self_training(args):
+        return None
+    per_fold = [result["label_hiding"] for result in results]
+    summary: dict[str, Any] = {
+        "label_fraction": args.label_fraction,
+        "arm": "semi-supervised" if self_training(args) else "supervised-only",
+        "unlabelled_hidden": bool(args.unlabelled_hidden),
+        "unlabelled_folders": [display_path(folder) for folder in args.unlabelled],
+        "folds": per_fold,
+    }
+    precision = [
+        entry["unlabelled"]["pseudo_label_precision"]
+        for entry in per_fold
+        if "pseudo_label_precision" in entry.get("unlabelled", {})
+    ]
+    if precision:
+        right = sum(entry["correct"] for entry in precision)
+        total = sum(entry["n"] for entry in precision)
+        summary["pseudo_label_precision"] = metrics.accuracy_with_interval(np.arange(total) < right)
+    return summary
+
+
+def label_hiding_markdown(summary: dict[str, Any]) -> list[str]:
+    fraction = summary["label_fraction"]
+    lines = [
+        "",
+        f"## Label hiding: {summary['arm']}"
+        + (f", labels kept for {fraction:g} of each fold's training groups" if fraction else ""),
+        "",
+        "| fold | labelled | hidden | unlabelled candidates | dropped copies (leaking) "
+        "| pseudo-labels kept | pseudo-label precision |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for entry in summary["folds"]:
+        unlabelled = entry.get("unlabelled")
+        if unlabelled:
+            kept = ", ".join(f"{n} {c}" for n, c in unlabelled["kept_per_class"].items())
+            precision = unlabelled.get("pseudo_label_precision")
+            cells = (
+                f"{unlabelled['candidates']} | {len(unlabelled['dropped_copies'])}"
+                f" ({unlabelled['dropped_leaking']}) | {unlabelled['kept']} ({kept}) | "
+                + (accuracy_text(precision) if precision else "—")
+            )
+        else:
+            cells = "— | — | — | —"
+        lines.append(f"| {entry['fold'] + 1} | {entry['labelled']} | {entry['hidden']} | {cells} |")
+    if "pseudo_label_precision" in summary:
+        lines += [
+            "",
+            "Pseudo-label precision over all folds (against the hidden labels): "
+            + accuracy_text(summary["pseudo_label_precision"])
+            + ".",
+        ]
+    for entry in summary["folds"]:
+        for row in entry.get("unlabelled", {}).get("dropped_copies", []):
+            if row["leak"]:
+                lines.append(
+                    f"- fold {entry['fold'] + 1}: dropped {row['file']}, {row['kind']} copy of"
+                    f" the scored image {row['copy_of']} (leakage)"
+                )
+    return lines
 
 
 def summarise(rows: list[dict[str, Any]], detail: bool = False) -> dict[str, Any]:
@@ -356,6 +557,8 @@ def markdown(summary: dict[str, Any], command: str) -> str:
                 "",
                 f"In-source figures: `{summary['in_source']['run']}` (K-fold, same images).",
             ]
+    if summary.get("label_hiding"):
+        lines += label_hiding_markdown(summary["label_hiding"])
     lines.append("")
     return "\n".join(lines)
 
@@ -448,8 +651,21 @@ def crossval(args: argparse.Namespace) -> dict[str, Any]:
             "distillation cannot be cross-validated with whole-split teachers (they saw every "
             "fold): give per-fold teachers with --teacher-cv RUN ... and --set distill=W"
         )
+    if args.base and self_training(args):
+        # The base run's fold models are the teachers: they must have seen the same labels.
+        base_config = json.loads((Path(args.base) / "config.json").read_text())
+        if base_config.get("label_fraction") != args.label_fraction:
+            raise SystemExit(
+                f"--base {args.base} was trained with label fraction "
+                f"{base_config.get('label_fraction')}, not {args.label_fraction}"
+            )
     command = "python -m tinyxray.crossval " + " ".join(shlex.quote(a) for a in args.argv)
     config = train.preprocess_config(preset)
+    external = None
+    if args.unlabelled:
+        from tinyxray import semi_supervised
+
+        external = semi_supervised.load_unlabelled(args.unlabelled, config)
     prepared = train.prepare_data(args, preset, config, out)
     try:
         fold_list = folds.make_folds(prepared, args.by_source, args.folds, args.seed)
@@ -474,6 +690,9 @@ def crossval(args: argparse.Namespace) -> dict[str, Any]:
                 ],
                 "data": [display_path(root) for root in args.data],
                 "teacher_cv": list(args.teacher_cv),
+                "label_fraction": args.label_fraction,
+                "unlabelled_hidden": args.unlabelled_hidden,
+                "unlabelled": [display_path(folder) for folder in args.unlabelled],
             },
             indent=2,
             default=str,
@@ -487,7 +706,7 @@ def crossval(args: argparse.Namespace) -> dict[str, Any]:
                 f"{fold.name}: training on {len(fold.trained)}, scoring {len(fold.scored)} images",
                 flush=True,
             )
-        results.append(run_fold(args, preset, prepared, fold, out))
+        results.append(run_fold(args, preset, prepared, fold, out, external))
     rows = prediction_rows(prepared, fold_list, results)
     write_rows(out / PREDICTIONS_FILE, rows)
     summary = summarise(rows, detail=True)
@@ -497,6 +716,7 @@ def crossval(args: argparse.Namespace) -> dict[str, Any]:
     summary["label_corrections"] = prepared.corrections_line
     if args.in_source:
         summary["in_source"] = in_source_gaps(rows, Path(args.in_source))
+    summary["label_hiding"] = label_hiding_summary(args, results)
     summary["fit_seconds"] = [float(result["fit_seconds"]) for result in results]
     summary["wall_seconds"] = time.time() - started
     (out / "crossval.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -557,7 +777,8 @@ def build_parser(prog: str = "python -m tinyxray.crossval") -> argparse.Argument
         "--base",
         metavar="RUN",
         type=arguments.existing_dir,
-        help="start each fold from this finished run's trained fold model instead of training",
+        help="start each fold from this finished run's trained fold model instead of training "
+        "(when self-training: the fold's teacher, from a run with the same --label-fraction)",
     )
     parser.add_argument(
         "--teacher-cv",
@@ -566,6 +787,27 @@ def build_parser(prog: str = "python -m tinyxray.crossval") -> argparse.Argument
         metavar="RUN",
         type=arguments.existing_dir,
         help="distil from these finished runs' fold models (same folds; with --set distill=W)",
+    )
+    parser.add_argument(
+        "--label-fraction",
+        type=arguments.fraction_up_to_one,
+        default=None,
+        metavar="F",
+        help="keep the labels of a fraction F (0 < F <= 1) of each fold's training patients "
+        "and duplicate groups; the rest are hidden (not used, unless --unlabelled-hidden)",
+    )
+    parser.add_argument(
+        "--unlabelled-hidden",
+        action="store_true",
+        help="hand the hidden training images to self-training as unlabelled images",
+    )
+    parser.add_argument(
+        "--unlabelled",
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        type=arguments.existing_dir,
+        help="folders of unlabelled images to self-train on (pseudo-labels; docs/training.md)",
     )
     parser.add_argument(
         "--study-labels",
@@ -602,6 +844,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m tinyxray.crossval
             train_cli.resolve_preset(args)
         except ValueError as error:
             raise user_errors.UserError(str(error)) from None
+        if args.unlabelled_hidden and args.label_fraction is None:
+            raise user_errors.UserError(
+                "--unlabelled-hidden needs --label-fraction F (the share of labels to keep)"
+            )
         out = Path(args.out)
         train_cli.prepare_out(out, args.resume, args.force, kind="cross-validation")
         tf_logging.import_tensorflow(args.verbose)

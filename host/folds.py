@@ -11,12 +11,15 @@ Two constructions, both of whole components (duplicate groups and patients,
 
 `make_folds(prepared, ...)` builds either from `train.PreparedData`. Anything that needs the
 same folds (cross-validation here; label-hiding experiments that take part of a fold's
-training patients as unlabelled) should take them from here.
+training patients as unlabelled) should take them from here: `hide_labels` divides a fold's
+training side into labelled and hidden components and leaves its scored images alone.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import zlib
+from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
@@ -107,3 +110,33 @@ def fold_numbers(folds: Sequence[Fold], count: int) -> np.ndarray:
     for fold in folds:
         numbers[fold.scored] = fold.number
     return numbers
+
+
+def hide_labels(
+    records: Sequence, components: Sequence[Sequence[int]], fold: Fold, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(labelled, hidden) record indices of a fold's training side, by whole component.
+
+    Each (source, majority label) stratum of the training components keeps the labels of
+    round(fraction x its components), at least one, drawn by its own generator (seed, fold,
+    stratum); the rest are hidden. A patient or duplicate group is never on both sides, and
+    `fold.scored` is not touched. Deterministic for a seed; fraction 1 hides nothing.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"the label fraction must be in (0, 1], got {fraction}")
+    trained = set(fold.trained.tolist())
+    strata: dict[tuple[str, str], list[list[int]]] = defaultdict(list)
+    for members in components:
+        inside = sorted(m for m in members if m in trained)
+        if inside:
+            key = (records[inside[0]].source, audit.majority_label(records, inside))
+            strata[key].append(inside)
+    labelled: list[int] = []
+    for (source, label), groups in sorted(strata.items()):
+        rng = np.random.default_rng([seed, fold.number, zlib.crc32(f"{source}/{label}".encode())])
+        ordered = sorted(groups, key=lambda members: str(records[members[0]].path))
+        keep = max(1, int(np.floor(fraction * len(ordered) + 0.5)))
+        for position in rng.permutation(len(ordered))[:keep]:
+            labelled += ordered[position]
+    labelled_array = np.array(sorted(labelled), np.int64)
+    return labelled_array, np.setdiff1d(fold.trained, labelled_array).astype(np.int64)

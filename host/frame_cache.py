@@ -17,12 +17,11 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 
 from tinyxray import preprocess
-from tinyxray.data import ImageRecord
 
 ENV_VAR = "TINYXRAY_CACHE"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +49,7 @@ class FrameSet:
     """Preprocessed frames (N, S, S) uint8 with their records; failures with reasons."""
 
     frames: np.ndarray
-    records: list[ImageRecord]
+    records: list[Any]  # the records given (ImageRecord, or semi_supervised.UnlabelledImage)
     skipped: list[tuple[Path, str]]
     entries: list[CachedImage]
 
@@ -148,8 +147,15 @@ def atomic_write(target: Path, write: Callable[[BinaryIO], object]) -> None:
         raise
 
 
+class HasPath(Protocol):
+    """A record of an image file (labelled `ImageRecord`s and unlabelled images alike)."""
+
+    @property
+    def path(self) -> Path: ...
+
+
 def load_frames(
-    records: Sequence[ImageRecord],
+    records: Sequence[HasPath],
     config: preprocess.PreprocessConfig | None = None,
     cache: FrameCache | None = None,
     progress: bool = False,
@@ -158,7 +164,7 @@ def load_frames(
     config = config or preprocess.PreprocessConfig()
     cache = cache or FrameCache(size=config.size)
     frames: list[np.ndarray] = []
-    kept: list[ImageRecord] = []
+    kept: list[HasPath] = []
     entries: list[CachedImage] = []
     skipped: list[tuple[Path, str]] = []
     for record in _maybe_progress(records, progress):
@@ -176,7 +182,7 @@ def load_frames(
     return FrameSet(frames=stacked, records=kept, skipped=skipped, entries=entries)
 
 
-def _maybe_progress(records: Sequence[ImageRecord], progress: bool) -> Iterable[ImageRecord]:
+def _maybe_progress(records: Sequence[HasPath], progress: bool) -> Iterable[HasPath]:
     if not progress:
         return records
     from tqdm import tqdm

@@ -60,6 +60,10 @@ class Preset:
     balance: str = "weights"  # "weights" (loss weights) or "sampling" (tinyxray.balance)
     photometric: str = "mild"  # "mild" or "strong" (tinyxray.augment)
     intensity: str = "none"  # preprocessing intensity normalisation (tinyxray.preprocess)
+    # Self-training on unlabelled images (train --unlabelled DIR; tinyxray.semi_supervised):
+    # the teacher's calibrated top probability a pseudo-label needs, and its loss weight.
+    ssl_threshold: float = 0.9
+    ssl_weight: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

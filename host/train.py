@@ -106,6 +106,21 @@ def balancing_weights(
     return balance.balance_weights(labels, sources, len(model.LABELS), preset.source_balance)
 
 
+def training_weights(
+    preset: model.Preset,
+    labels: np.ndarray,
+    sources: np.ndarray | None = None,
+    scale: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """The balance weights times a per-image loss scale (pseudo-labelled images'
+    `ssl_weight`, tinyxray.semi_supervised); None when neither applies."""
+    weights = balancing_weights(preset, labels, sources)
+    if scale is None:
+        return weights
+    base = np.ones(len(labels), np.float32) if weights is None else weights
+    return (base * np.asarray(scale, np.float32)).astype(np.float32)
+
+
 def augmenter(seed: int, flip: bool = False):
     """Mild geometric and photometric augmentation, applied to training batches only."""
     import keras
@@ -175,11 +190,13 @@ def make_dataset(
     train: bool,
     weights: np.ndarray | None = None,
     teacher=None,
+    targets: np.ndarray | None = None,
 ):
     """(image, target, sample weight) batches; augmentation, mixup and distillation in training.
 
-    Targets are one-hot; with a teacher, each training target becomes
-    (1 - distill) * label + distill * teacher(the augmented, mixed image). With the preset's
+    Targets are one-hot, or the given (N, C) soft `targets` (pseudo-labels); with a teacher,
+    each training target becomes (1 - distill) * label + distill * teacher(the augmented,
+    mixed image). With the preset's
     balance "sampling", the training weights become sampling probabilities instead: each
     epoch draws len(frames) images from `balance.sampling_multiset` with unit loss weights.
     """
@@ -187,7 +204,9 @@ def make_dataset(
 
     from tinyxray import augment as photometric
 
-    targets = np.eye(len(model.LABELS), dtype=np.float32)[labels]
+    if targets is None:
+        targets = np.eye(len(model.LABELS), dtype=np.float32)[labels]
+    targets = np.asarray(targets, np.float32)
     if weights is None:
         weights = np.ones(len(frames), np.float32)
     if train and preset.balance == "sampling":
@@ -321,10 +340,13 @@ def fit_model(
     args: argparse.Namespace,
     teacher=None,
     sources: np.ndarray | None = None,
+    targets: np.ndarray | None = None,
+    scale: np.ndarray | None = None,
 ):
     """Build and fit a fresh model; returns (model, fit seconds). `stage` prefixes its files.
 
-    `sources` (one name per training image) lets the preset balance sources within a class.
+    `sources` (one name per training image) lets the preset balance sources within a class;
+    `targets` (soft, N x C) and `scale` (per-image loss factor) carry pseudo-labels.
     """
     import keras
 
@@ -347,11 +369,18 @@ def fit_model(
         keras.callbacks.CSVLogger(str(out / f"{stage}history.csv"), append=args.resume),
         keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / f"{stage}last.keras")),
     ]
-    sample_weights = balancing_weights(preset, y_train, sources)
+    sample_weights = training_weights(preset, y_train, sources, scale)
     started = time.time()
     keras_model.fit(
         make_dataset(
-            x_train, y_train, preset, args.seed, train=True, weights=sample_weights, teacher=teacher
+            x_train,
+            y_train,
+            preset,
+            args.seed,
+            train=True,
+            weights=sample_weights,
+            teacher=teacher,
+            targets=targets,
         ),
         validation_data=(
             make_dataset(*validation, preset, args.seed, train=False) if validation else None
@@ -373,6 +402,8 @@ def quantisation_aware_finetune(
     args: argparse.Namespace,
     teacher=None,
     sources: np.ndarray | None = None,
+    targets: np.ndarray | None = None,
+    scale: np.ndarray | None = None,
 ):
     """Fold BatchNorm, fine-tune through the int8 simulation; returns the folded float model.
 
@@ -393,10 +424,17 @@ def quantisation_aware_finetune(
         metrics=["accuracy"],
     )
     x_train, y_train = training
-    sample_weights = balancing_weights(preset, y_train, sources)
+    sample_weights = training_weights(preset, y_train, sources, scale)
     twin.fit(
         make_dataset(
-            x_train, y_train, preset, args.seed, train=True, weights=sample_weights, teacher=teacher
+            x_train,
+            y_train,
+            preset,
+            args.seed,
+            train=True,
+            weights=sample_weights,
+            teacher=teacher,
+            targets=targets,
         ),
         epochs=preset.qat_epochs,
         callbacks=[
@@ -489,6 +527,7 @@ class PreparedData:
     failed: list[tuple[Path, str]]
     audit_summary: dict[str, Any]
     corrections_line: str = ""  # what the reports say about label corrections
+    fingerprints: Any = None  # audit.Fingerprints of the records (unlabelled copy tests)
 
     @property
     def sources(self) -> np.ndarray:
@@ -538,7 +577,65 @@ def prepare_data(
         failed=[*scan_result.skipped, *audit_result.skipped],
         audit_summary=audit_report["summary"],
         corrections_line=scan_result.corrections_line(),
+        fingerprints=audit_result.fingerprints(),
     )
+
+
+def self_training_set(
+    args: argparse.Namespace,
+    preset: model.Preset,
+    shape: tuple[int, int, int],
+    out: Path,
+    prepared: PreparedData,
+    labelled,
+    validation: tuple[np.ndarray, np.ndarray],
+    unlabelled,
+    teacher=None,
+):
+    """The student's training set: labelled images plus pseudo-labelled `unlabelled` images
+    (a semi_supervised.UnlabelledSet, from the --unlabelled folders).
+
+    The teacher is fitted on the labelled training images with the preset (files
+    teacher_*), its temperature fitted on validation; unlabelled copies of any labelled
+    image are dropped first (copies of validation or test images would leak). Returns
+    (semi_supervised.TrainingSet, the record for train_summary.json).
+    """
+    from tinyxray import semi_supervised as ssl
+
+    roles = np.full(len(prepared.records), "excluded", dtype=object)
+    for name, members in prepared.index.items():
+        roles[members] = name
+    unlabelled, dropped = ssl.drop_copies(
+        unlabelled,
+        prepared.fingerprints,
+        [str(record.path) for record in prepared.records],
+        list(roles),
+        leaking=lambda role: role != "train",
+    )
+
+    def teacher_probabilities() -> np.ndarray:
+        teacher_model, _ = fit_model(
+            preset,
+            shape,
+            (labelled.frames, labelled.labels),
+            validation,
+            out,
+            "teacher_",
+            args,
+            teacher,
+            labelled.sources,
+        )
+        _, temperature = settle_batchnorm(teacher_model, preset, labelled.frames, *validation)
+        return ssl.teacher_probabilities(teacher_model, unlabelled.frames, temperature, preset.flip)
+
+    probs = ssl.cached_probabilities(
+        out / "checkpoints" / ssl.PSEUDO_FILE, unlabelled, args.resume, teacher_probabilities
+    )
+    selection = ssl.select_pseudo_labels(probs, preset.ssl_threshold, labelled.labels)
+    ssl.write_csv(out / "pseudo_labels.csv", unlabelled, probs, selection)
+    record = ssl.record(unlabelled, probs, selection, dropped, preset.ssl_weight)
+    record["folders"] = [display_path(folder) for folder in args.unlabelled]
+    return ssl.student_set(labelled, unlabelled, probs, selection, preset.ssl_weight), record
 
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
@@ -561,10 +658,17 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "preprocess": config.__dict__ if not hasattr(config, "to_dict") else config.to_dict(),
         "test_fraction": args.test_fraction,
         "limit": args.limit,
+        "unlabelled": [display_path(folder) for folder in args.unlabelled],
         "versions": _versions(),
     }
     (out / RUN_CONFIG).write_text(json.dumps(run_config, indent=2, default=str) + "\n")
 
+    unlabelled = None
+    if args.unlabelled:
+        from tinyxray import semi_supervised
+
+        # Before the labelled data, so a folder without images fails at once.
+        unlabelled = semi_supervised.load_unlabelled(args.unlabelled, config)
     prepared = prepare_data(args, preset, config, out)
     records, frames, labels, index = (
         prepared.records,
@@ -582,6 +686,26 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     teacher = load_teacher(args.teacher) if args.teacher else None
     if (teacher is None) != (preset.distill == 0):
         raise SystemExit("distillation needs both --teacher RUN ... and --set distill=W (W > 0)")
+    # Self-training (--unlabelled): the model below is the student, trained on the labelled
+    # images plus the teacher's kept pseudo-labels (soft targets, scaled loss weights).
+    targets_train = scale_train = None
+    unlabelled_record = None
+    if unlabelled is not None:
+        from tinyxray import semi_supervised
+
+        student, unlabelled_record = self_training_set(
+            args,
+            preset,
+            shape,
+            out,
+            prepared,
+            semi_supervised.TrainingSet.labelled(x_train, y_train, s_train),
+            (x_val, y_val),
+            unlabelled,
+            teacher,
+        )
+        x_train, y_train, s_train = student.frames, student.labels, student.sources
+        targets_train, scale_train = student.targets, student.scale
     stage_file = out / "checkpoints" / "validated_stage.json"
     if args.refit and args.resume and stage_file.exists():
         # The validated stage finished before the run was stopped: only its record is
@@ -591,12 +715,31 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         uncertain = stage["selective"]
     else:
         keras_model, fit_seconds = fit_model(
-            preset, shape, (x_train, y_train), (x_val, y_val), out, "", args, teacher, s_train
+            preset,
+            shape,
+            (x_train, y_train),
+            (x_val, y_val),
+            out,
+            "",
+            args,
+            teacher,
+            s_train,
+            targets_train,
+            scale_train,
         )
         bn, temperature = settle_batchnorm(keras_model, preset, x_train, x_val, y_val)
         if preset.qat_epochs:
             keras_model = quantisation_aware_finetune(
-                keras_model, preset, (x_train, y_train), out, "", args, teacher, s_train
+                keras_model,
+                preset,
+                (x_train, y_train),
+                out,
+                "",
+                args,
+                teacher,
+                s_train,
+                targets_train,
+                scale_train,
             )
             # BatchNorm is folded now; the validation record and temperature follow the
             # fine-tuned model (kept in the BatchNorm record, which the refit reuses).
@@ -624,14 +767,39 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         x_all = np.concatenate([x_train, x_val])
         y_all = np.concatenate([y_train, y_val])
         s_all = np.concatenate([s_train, s_val])
+        targets_all = scale_all = None
+        if targets_train is not None and scale_train is not None:
+            targets_all = np.concatenate(
+                [targets_train, np.eye(len(model.LABELS), dtype=np.float32)[y_val]]
+            )
+            scale_all = np.concatenate([scale_train, np.ones(len(y_val), np.float32)])
         keras_model, refit_seconds = fit_model(
-            preset, shape, (x_all, y_all), None, out, "refit_", args, teacher, s_all
+            preset,
+            shape,
+            (x_all, y_all),
+            None,
+            out,
+            "refit_",
+            args,
+            teacher,
+            s_all,
+            targets_all,
+            scale_all,
         )
         if bn.get("kept") == "reestimated":
             model.reestimate_batchnorm(keras_model, x_all, preset.batch_size)
         if preset.qat_epochs:
             keras_model = quantisation_aware_finetune(
-                keras_model, preset, (x_all, y_all), out, "refit_", args, teacher, s_all
+                keras_model,
+                preset,
+                (x_all, y_all),
+                out,
+                "refit_",
+                args,
+                teacher,
+                s_all,
+                targets_all,
+                scale_all,
             )
         refit = {"images": len(x_all), "fit_seconds": refit_seconds}
         representative = x_all
@@ -691,6 +859,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "selective": uncertain,
         "label_corrections": prepared.corrections_line,
         "balance": balance_rows(preset, y_train, s_train),
+        "unlabelled": unlabelled_record,
     }
     summary["wall_seconds"] = time.time() - started
     (out / "train_summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
@@ -761,6 +930,16 @@ def training_markdown(summary: dict[str, Any], preset: model.Preset) -> str:
         )
     if summary.get("label_corrections"):
         lines.append(f"- {summary['label_corrections']}")
+    if summary.get("unlabelled"):
+        from tinyxray import semi_supervised
+
+        entry = summary["unlabelled"]
+        lines.append(
+            f"- Self-training on unlabelled images ({', '.join(entry['folders'])}): the model is"
+            " the student, trained from scratch on the labelled training images plus the"
+            " teacher's kept pseudo-labels (pseudo_labels.csv)."
+        )
+        lines += semi_supervised.markdown_lines(entry)
     balance_record = summary.get("balance", {})
     if balance_record.get("rows"):
         lines += [
@@ -867,7 +1046,12 @@ def resolve_preset(args: argparse.Namespace) -> model.Preset:
     overrides = parse_overrides(args.set)
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
-    return model.get_preset(args.preset, **overrides)
+    preset = model.get_preset(args.preset, **overrides)
+    if not 0.0 <= preset.ssl_threshold <= 1.0:
+        raise ValueError(f"ssl_threshold must be in [0, 1], not {preset.ssl_threshold}")
+    if preset.ssl_weight < 0:
+        raise ValueError(f"ssl_weight must be >= 0, not {preset.ssl_weight}")
+    return preset
 
 
 def build_parser(prog: str = "python -m tinyxray.train") -> argparse.ArgumentParser:
@@ -900,6 +1084,14 @@ def build_parser(prog: str = "python -m tinyxray.train") -> argparse.ArgumentPar
         metavar="RUN",
         type=arguments.existing_dir,
         help="distil from these trained run folders (their averaged calibrated outputs)",
+    )
+    parser.add_argument(
+        "--unlabelled",
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        type=arguments.existing_dir,
+        help="folders of unlabelled images to self-train on (pseudo-labels; docs/training.md)",
     )
     parser.add_argument("--test-fraction", type=arguments.fraction_below_one, default=0.2)
     parser.add_argument(
@@ -974,7 +1166,7 @@ def interrupted_message(out: Path, prog: str, argv: list[str]) -> str:
     checkpoints = out / "checkpoints"
     epochs = {
         stage: len((out / f"{stage}history.csv").read_text().splitlines()) - 1
-        for stage in ("", "refit_")
+        for stage in ("teacher_", "", "refit_")
         if (out / f"{stage}history.csv").is_file()
     }
     if not checkpoints.is_dir() or not any(count > 0 for count in epochs.values()):
@@ -982,8 +1174,10 @@ def interrupted_message(out: Path, prog: str, argv: list[str]) -> str:
             f"interrupted before the first epoch finished; nothing to resume yet "
             f"(start again with: {resume_command(prog, argv)})"
         )
-    stage = "refit" if epochs.get("refit_", 0) > 0 else "training"
-    done = epochs.get("refit_" if stage == "refit" else "", 0)
+    # The latest stage that finished an epoch (a self-training run starts with its teacher).
+    prefixes = {"refit": "refit_", "training": "", "teacher": "teacher_"}
+    stage = next(name for name, prefix in prefixes.items() if epochs.get(prefix, 0) > 0)
+    done = epochs[prefixes[stage]]
     return (
         f"interrupted: the last checkpoint ({stage}, epoch {done}) is in {checkpoints}; "
         f"resume with: {resume_command(prog, argv)}"

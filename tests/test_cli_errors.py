@@ -278,6 +278,12 @@ def test_help_loads_no_tensorflow(module: str) -> None:
         ("tinyxray.train", ["--test-fraction", "1.5"], "not a fraction in [0, 1)"),
         ("tinyxray.crossval", ["--folds", "1"], "argument --folds: 1 is below the minimum 2"),
         ("tinyxray.crossval", ["--set", "epochs=abc"], "epochs takes int"),
+        ("tinyxray.train", ["--unlabelled", "no-such-folder"], "argument --unlabelled: "),
+        ("tinyxray.crossval", ["--unlabelled", "no-such-folder"], "argument --unlabelled: "),
+        ("tinyxray.train", ["--set", "ssl_threshold=2"], "ssl_threshold must be in [0, 1]"),
+        ("tinyxray.crossval", ["--label-fraction", "0"], "not a fraction in (0, 1]"),
+        ("tinyxray.crossval", ["--label-fraction", "1.5"], "not a fraction in (0, 1]"),
+        ("tinyxray.crossval", ["--unlabelled-hidden"], "needs --label-fraction"),
     ],
 )
 def test_train_and_crossval_refuse_impossible_values(
@@ -315,6 +321,17 @@ def test_train_and_crossval_data_and_out_mistakes(
     result = run(module, *arguments, env=environment)
     assert_one_line_error(result, f"python -m {module}", words)
     assert not any(noise in result.stderr for noise in TENSORFLOW_NOISE), result.stderr
+
+
+@pytest.mark.parametrize("module", ["tinyxray.train", "tinyxray.crossval"])
+def test_an_unlabelled_folder_without_images_is_one_line(
+    folders: dict[str, Path], tmp_path: Path, module: str
+) -> None:
+    arguments = ["--preset", "tiny", "--data", str(folders["good"]), "--quiet"]
+    unlabelled = ["--unlabelled", str(folders["noimages"]), "--out", str(tmp_path / "run")]
+    environment = {**os.environ, "TINYXRAY_CACHE": str(tmp_path / "cache")}
+    result = run(module, *arguments, *unlabelled, env=environment)
+    assert_one_line_error(result, f"python -m {module}", "no usable image")
 
 
 def test_train_refuses_to_overwrite_a_run_unless_forced(
