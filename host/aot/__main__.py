@@ -10,9 +10,9 @@ from tinyxray.aot import compiler, report
 from tinyxray.aot.graph import UnsupportedModelError
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m tinyxray.aot") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tinyxray.aot",
+        prog=prog,
         description="Compile an int8 .tflite into C (model_aot.h/.c) over tinyxray's kernels.",
     )
     parser.add_argument("model", type=Path, help="int8 .tflite file")
