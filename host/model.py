@@ -62,7 +62,7 @@ class Preset:
     intensity: str = "none"  # preprocessing intensity normalisation (tinyxray.preprocess)
     # Self-training on unlabelled images (train --unlabelled DIR; tinyxray.semi_supervised):
     # the teacher's calibrated top probability a pseudo-label needs, and its loss weight.
-    ssl_threshold: float = 0.9
+    ssl_threshold: float = 0.6
     ssl_weight: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
