@@ -14,8 +14,9 @@ def display_path(path: str | Path, root: Path = REPO_ROOT) -> str:
     Paths inside the repository or beside it (one `..` at most, as the shared datasets are)
     are written relative to it; anything further away stays absolute.
     """
-    absolute = Path(path).resolve()
-    relative = Path(os.path.relpath(absolute, root.resolve()))
-    if relative.parts[:2] == ("..", ".."):
-        return str(absolute)
-    return relative.as_posix()
+    # Lexically first: a ../shared that is a symlink still reads as ../shared.
+    for absolute in (Path(os.path.abspath(path)), Path(path).resolve()):
+        relative = Path(os.path.relpath(absolute, root.resolve()))
+        if relative.parts[:2] != ("..", ".."):
+            return relative.as_posix()
+    return str(Path(path).resolve())

@@ -494,6 +494,17 @@ def test_reports_write_paths_relative_to_the_repository() -> None:
     assert display_path("/etc/hostname") == "/etc/hostname"  # far away: stays absolute
 
 
+def test_a_symlinked_shared_folder_still_reads_as_beside_the_repository(tmp_path: Path) -> None:
+    from tinyxray.paths import display_path
+
+    repo, elsewhere = tmp_path / "checkout" / "repo", tmp_path / "disk" / "shared"
+    repo.mkdir(parents=True)
+    (elsewhere / "datasets").mkdir(parents=True)
+    (repo.parent / "shared").symlink_to(elsewhere)
+    shown = display_path(repo.parent / "shared" / "datasets" / "x", root=repo)
+    assert shown == "../shared/datasets/x"
+
+
 def test_committed_docs_and_reports_carry_no_machine_paths() -> None:
     import re
 
