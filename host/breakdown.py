@@ -34,20 +34,13 @@ def _macro_f1(labels: np.ndarray, predicted: np.ndarray, classes: Sequence[int],
     return np.mean(scores, axis=0)
 
 
-def macro_f1_with_interval(labels: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
-    """Macro-F1 over the classes in `labels`, with a 95% percentile-bootstrap interval."""
+def _paired_bootstrap_ci(data: tuple[np.ndarray, ...], statistic) -> list[float]:
+    """The 95% percentile-bootstrap interval of `statistic` over images (paired, seeded)."""
     from scipy import stats
 
-    labels, predicted = np.asarray(labels), np.asarray(predicted)
-    classes = sorted(set(labels.tolist()))
-    if not classes:
-        return {"macro_f1": 0.0, "ci95": [0.0, 1.0], "classes": 0}
-    value = float(_macro_f1(labels, predicted, classes))
-    if len(labels) < 2 or len(set(zip(labels.tolist(), predicted.tolist(), strict=True))) < 2:
-        return {"macro_f1": value, "ci95": [value, value], "classes": len(classes)}
     result = stats.bootstrap(
-        (labels, predicted),
-        lambda a, b, axis=-1: _macro_f1(a, b, classes, axis),
+        data,
+        statistic,
         paired=True,
         vectorized=True,
         n_resamples=RESAMPLES,
@@ -55,11 +48,22 @@ def macro_f1_with_interval(labels: np.ndarray, predicted: np.ndarray) -> dict[st
         random_state=np.random.default_rng(SEED),
     )
     interval = result.confidence_interval
-    return {
-        "macro_f1": value,
-        "ci95": [float(interval.low), float(interval.high)],
-        "classes": len(classes),
-    }
+    return [float(interval.low), float(interval.high)]
+
+
+def macro_f1_with_interval(labels: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
+    """Macro-F1 over the classes in `labels`, with a 95% percentile-bootstrap interval."""
+    labels, predicted = np.asarray(labels), np.asarray(predicted)
+    classes = sorted(set(labels.tolist()))
+    if not classes:
+        return {"macro_f1": 0.0, "ci95": [0.0, 1.0], "classes": 0}
+    value = float(_macro_f1(labels, predicted, classes))
+    if len(labels) < 2 or len(set(zip(labels.tolist(), predicted.tolist(), strict=True))) < 2:
+        return {"macro_f1": value, "ci95": [value, value], "classes": len(classes)}
+    interval = _paired_bootstrap_ci(
+        (labels, predicted), lambda a, b, axis=-1: _macro_f1(a, b, classes, axis)
+    )
+    return {"macro_f1": value, "ci95": interval, "classes": len(classes)}
 
 
 def figures(labels: np.ndarray, predicted: np.ndarray, class_names: Sequence[str]) -> dict:
@@ -96,29 +100,16 @@ def by_source(
 
 def paired_difference(first: np.ndarray, second: np.ndarray) -> dict[str, Any]:
     """mean(first) - mean(second) of two correctness arrays on the same images, with a CI."""
-    from scipy import stats
-
     first, second = np.asarray(first, float), np.asarray(second, float)
     if first.shape != second.shape:
         raise ValueError("a paired difference needs the same images in both")
     value = float(first.mean() - second.mean()) if len(first) else 0.0
     if len(first) < 2 or np.all(first - second == (first - second)[0]):
         return {"difference": value, "ci95": [value, value], "n": len(first)}
-    result = stats.bootstrap(
-        (first, second),
-        lambda a, b, axis=-1: np.mean(a, axis=axis) - np.mean(b, axis=axis),
-        paired=True,
-        vectorized=True,
-        n_resamples=RESAMPLES,
-        method="percentile",
-        random_state=np.random.default_rng(SEED),
+    interval = _paired_bootstrap_ci(
+        (first, second), lambda a, b, axis=-1: np.mean(a, axis=axis) - np.mean(b, axis=axis)
     )
-    interval = result.confidence_interval
-    return {
-        "difference": value,
-        "ci95": [float(interval.low), float(interval.high)],
-        "n": len(first),
-    }
+    return {"difference": value, "ci95": interval, "n": len(first)}
 
 
 def recall_text(figure: dict) -> str:
