@@ -124,6 +124,34 @@ def test_reconnects_when_the_port_disappears(device: FakeDevice) -> None:
         assert device.connections == 2
 
 
+def test_termios_error_from_a_dead_pty_is_a_reset_not_a_crash(device: FakeDevice) -> None:
+    # A killed virtual board can vanish between write() and the drain in flush(); pyserial
+    # then raises termios.error, which is not an OSError (seen in a CI run as a traceback).
+    termios = pytest.importorskip("termios")
+    opened: list[object] = []
+
+    def factory(url: str, timeout: float):
+        port = link.open_serial(url, timeout)
+        if not opened:
+
+            def dead_drain() -> None:
+                raise termios.error(5, "Input/output error")
+
+            port.flush = dead_drain
+        opened.append(port)
+        return port
+
+    with link.Link(device.url, timeout=1.0, reopen_timeout=5.0, serial_factory=factory) as conn:
+        wait_for_boot(conn)
+        with pytest.raises(link.DeviceReset, match=r"disappeared.*Input/output error"):
+            conn.call(protocol.Command.ECHO, b"x", protocol.Reply.ECHO_REPLY)
+        assert conn.stats.reconnects == 1 and len(opened) == 2
+        reply = conn.call(
+            protocol.Command.ECHO, b"back", protocol.Reply.ECHO_REPLY, ignore_boot=True
+        )
+        assert reply.payload == b"back"
+
+
 def test_port_that_never_returns_is_a_clear_error(device: FakeDevice) -> None:
     device.faults.stay_offline = True
     with open_link(device, reopen_timeout=1.0) as connection:

@@ -23,6 +23,11 @@ from collections.abc import Callable, Sequence
 import serial
 import serial.tools.list_ports
 
+try:
+    import termios
+except ImportError:  # Windows: pyserial raises SerialException there
+    termios = None  # type: ignore[assignment]
+
 from tinyxray.bench import protocol
 
 __all__ = [
@@ -41,6 +46,13 @@ __all__ = [
 # Serial/JTAG of the ESP32-S3 0x303A:0x1001 (PlatformIO esp32-s3 board hwids);
 # Seeed XIAO ESP32S3 with TinyUSB CDC 0x2886:0x0056 (arduino-esp32
 # variants/XIAO_ESP32S3/pins_arduino.h).
+
+# What a vanished port raises. pyserial lets termios.error (not an OSError) escape from
+# flush(), the timeout setter and reset_input_buffer() on POSIX, e.g. EIO when the far
+# end of a pty (a killed virtual board) is gone.
+PORT_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError) + (
+    (termios.error,) if termios is not None else ()
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,7 +217,7 @@ class Link:
         """Opens the port, raising LinkError with the port name if it cannot be opened."""
         try:
             self._port = self._serial_factory(self.url, self.timeout)
-        except (serial.SerialException, OSError, ValueError) as error:
+        except (*PORT_ERRORS, ValueError) as error:
             raise LinkError(f"cannot open {self.url}: {error}") from error
         self._decoder.reset()
         self._queue.clear()
@@ -213,7 +225,7 @@ class Link:
 
     def close(self) -> None:
         if self._port is not None:
-            with contextlib.suppress(serial.SerialException, OSError):
+            with contextlib.suppress(*PORT_ERRORS):
                 self._port.close()
             self._port = None
 
@@ -254,7 +266,7 @@ class Link:
         try:
             port.write(data)
             port.flush()
-        except (serial.SerialException, OSError) as error:
+        except PORT_ERRORS as error:
             self._lost(error)
         self.stats.bytes_out += len(data)
 
@@ -273,7 +285,7 @@ class Link:
         while time.monotonic() < deadline:
             try:
                 data = self._read_available(port)
-            except (serial.SerialException, OSError) as error:
+            except PORT_ERRORS as error:
                 self._lost(error)
             if not data:
                 continue
@@ -319,7 +331,7 @@ class Link:
         port = self._require_port()
         try:
             waiting = port.in_waiting
-        except (serial.SerialException, OSError) as error:
+        except PORT_ERRORS as error:
             self._lost(error)
         if waiting:
             self._read_some(time.monotonic() + 0.001)
